@@ -1,0 +1,132 @@
+/* kernels.h - pure compute kernels of the engine (the bottom layer).
+ *
+ * Naming: sn_<op>_<variant>__<isa>, e.g. sn_pw_f32__avx512, sn_pw_f32__ref.
+ * A kernel is pure: no threads, no allocation, no global state. It computes
+ * one tile of one operator for ONE image; the operators in ops.c split work
+ * into tiles and own the threading. Preconditions are asserted, never
+ * recovered: the loader validated everything before a kernel runs.
+ *
+ * Layout everywhere: planar float32. A "plane" is one channel of one image,
+ * H x W floats, row-major, rows packed (row stride == width). Channel c of a
+ * tensor is addressed through a plane pointer, so a channel shuffle or a
+ * concat is only a different choice of plane pointers (no data moves).
+ *
+ * Fused epilogue, in this order: acc + bias, + residual (when given), ReLU
+ * (when asked).
+ */
+#ifndef SN_KERNELS_H
+#define SN_KERNELS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---- 1x1 convolution, stride 1, one group: a small GEMM ----------------
+ * For co in [co0, co1), p in [p0, p1):
+ *   out_rows[co][p] = epilogue( bias[co] + sum_{ci<cin} weight[co*cin + ci] * in[ci*in_plane + p]
+ *                               + (res_rows ? res_rows[co][p] : 0) )
+ *   weight : [cout][cin] row-major (BatchNorm already folded in)
+ *   in     : cin planes of npix floats, plane ci at in + ci * in_plane
+ *   out_rows, res_rows : [cout] plane pointers (res_rows may be NULL;
+ *            res_rows[co] may equal out_rows[co]: an in-place residual)
+ * The output never aliases `in`. */
+typedef struct {
+  int cin;
+  int cout;
+  size_t npix;
+  const float *in;
+  size_t in_plane;
+  const float *weight;
+  const float *bias;
+  float *const *out_rows;
+  const float *const *res_rows;
+  bool relu;
+} sn_pw_args;
+
+typedef void (*sn_pw_kernel) (const sn_pw_args *a, int co0, int co1,
+    size_t p0, size_t p1);
+
+/* ---- depthwise KxK convolution of one plane ------------------------------
+ *   out[oy][ox] = epilogue( bias + sum_{ky,kx} weight[ky*k + kx] * in[iy][ix] ),
+ *   iy = oy*stride - pad_top + ky, ix = ox*stride - pad_left + kx;
+ *   taps outside the input read 0 (zero padding; bottom/right padding is
+ *   implied by out_h/out_w).
+ *   in : [in_h][in_w]   out : [out_h][out_w], rows [oy0, oy1) only. */
+typedef struct {
+  int in_h, in_w, out_h, out_w;
+  int k, stride, pad_top, pad_left;
+  const float *in;
+  const float *weight; /* [k][k] */
+  float bias;
+  float *out;
+  bool relu;
+} sn_dw_args;
+
+typedef void (*sn_dw_kernel) (const sn_dw_args *a, int oy0, int oy1);
+
+/* ---- dense convolution (any groups/kernel/stride) of one output plane ----
+ *   out[oy][ox] = epilogue( bias + sum_{ci<cin, ky<kh, kx<kw}
+ *                 weight[(ci*kh + ky)*kw + kx] * in[ci][iy][ix] )
+ *   in     : cin planes [in_h][in_w] at in + ci*in_h*in_w (the group's inputs)
+ *   weight : [cin][kh][kw] for this output channel
+ *   out    : [out_h][out_w]; rows [oy0, oy1) only; zero padding. */
+typedef struct {
+  int cin, in_h, in_w, out_h, out_w;
+  int kh, kw, stride_h, stride_w, pad_top, pad_left;
+  const float *in;
+  const float *weight;
+  float bias;
+  float *out;
+  const float *res; /* residual plane [out_h][out_w] or NULL */
+  bool relu;
+} sn_conv_args;
+
+typedef void (*sn_conv_kernel) (const sn_conv_args *a, int oy0, int oy1);
+
+/* ---- pooling of one plane ------------------------------------------------
+ * Window k_h x k_w, strides, top/left pads; bottom/right pads implied by the
+ * output size. MAX ignores padding. AVG divides by k_h*k_w when
+ * count_include_pad, else by the number of taps inside the input.
+ *   in : [in_h][in_w]   out : [out_h][out_w], rows [oy0, oy1). */
+typedef enum { SN_POOL_MAX, SN_POOL_AVG } sn_pool_kind;
+
+typedef struct {
+  sn_pool_kind kind;
+  bool count_include_pad;
+  int in_h, in_w, out_h, out_w;
+  int k_h, k_w, stride_h, stride_w, pad_top, pad_left;
+  const float *in;
+  float *out;
+  bool relu;
+} sn_pool_args;
+
+typedef void (*sn_pool_kernel) (const sn_pool_args *a, int oy0, int oy1);
+
+/* Reference kernels: plain C, the definition of correctness. */
+void sn_pw_f32__ref (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);
+void sn_dw_f32__ref (const sn_dw_args *a, int oy0, int oy1);
+void sn_conv_f32__ref (const sn_conv_args *a, int oy0, int oy1);
+void sn_pool_f32__ref (const sn_pool_args *a, int oy0, int oy1);
+
+/* Mean of n floats (global average pooling of one plane). */
+float sn_plane_mean_f32 (const float *plane, size_t n);
+
+/* Dense layer: out[k] = (bias ? bias[k] : 0) + sum_c weight[k*c_in + c] * x[c],
+ * for k in [k0, k1). weight : [K][c_in] row-major. */
+void sn_dense_f32__ref (const float *x, int c_in, const float *weight,
+    const float *bias, float *out, int k0, int k1);
+
+/* The kernels chosen for this CPU (kernels_fast.c picks at first use). */
+typedef struct {
+  const char *isa;          /* "avx512", "avx2" or "ref" */
+  sn_pw_kernel pw;
+  sn_dw_kernel dw3x3;       /* valid for k == 3 */
+  sn_conv_kernel conv;
+  sn_pool_kernel pool;
+} sn_kernel_table;
+
+const sn_kernel_table *sn_kernels_best (void);
+/* Select by name ("avx512", "avx2", "ref"); NULL when this CPU lacks it.
+ * The environment variable SHUFFLENET_ISA forces sn_kernels_best's pick. */
+const sn_kernel_table *sn_kernels_get (const char *isa);
+
+#endif /* SN_KERNELS_H */
