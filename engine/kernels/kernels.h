@@ -24,7 +24,9 @@
  * For co in [co0, co1), p in [p0, p1):
  *   out_rows[co][p] = epilogue( bias[co] + sum_{ci<cin} weight[co*cin + ci] * in[ci*in_plane + p]
  *                               + (res_rows ? res_rows[co][p] : 0) )
- *   weight : [cout][cin] row-major (BatchNorm already folded in)
+ *   weight : the table's pw_pack() of a [cout][cin] row-major matrix (BatchNorm
+ *            folded in); the reference packing is the identity, so
+ *            weight[co*cin + ci] above reads the unpacked matrix
  *   in     : cin planes of npix floats, plane ci at in + ci * in_plane
  *   out_rows, res_rows : [cout] plane pointers (res_rows may be NULL;
  *            res_rows[co] may equal out_rows[co]: an in-place residual)
@@ -107,6 +109,9 @@ void sn_dw_f32__ref (const sn_dw_args *a, int oy0, int oy1);
 void sn_conv_f32__ref (const sn_conv_args *a, int oy0, int oy1);
 void sn_pool_f32__ref (const sn_pool_args *a, int oy0, int oy1);
 
+size_t sn_pw_packed_size__ref (int cout, int cin);
+void sn_pw_pack__ref (const float *w, int cout, int cin, float *packed);
+
 /* Mean of n floats (global average pooling of one plane). */
 float sn_plane_mean_f32 (const float *plane, size_t n);
 
@@ -115,13 +120,50 @@ float sn_plane_mean_f32 (const float *plane, size_t n);
 void sn_dense_f32__ref (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 
+/* Dense layer kernel, same contract as sn_dense_f32__ref. */
+typedef void (*sn_dense_kernel) (const float *x, int c_in,
+    const float *weight, const float *bias, float *out, int k0, int k1);
+
+/* Vectorized kernels (kernels_simd.h compiled per ISA by kernels_avx512.c
+ * and kernels_avx2.c). Same contracts as the reference; geometry they do
+ * not specialize is passed on to the reference. Call them only on a CPU
+ * that has the ISA: reach them through sn_kernels_get/best. */
+void sn_pw_f32__avx512 (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);
+size_t sn_pw_packed_size__avx512 (int cout, int cin);
+void sn_pw_pack__avx512 (const float *w, int cout, int cin, float *packed);
+void sn_dw_f32__avx512 (const sn_dw_args *a, int oy0, int oy1);
+void sn_conv_f32__avx512 (const sn_conv_args *a, int oy0, int oy1);
+void sn_pool_f32__avx512 (const sn_pool_args *a, int oy0, int oy1);
+void sn_dense_f32__avx512 (const float *x, int c_in, const float *weight,
+    const float *bias, float *out, int k0, int k1);
+
+void sn_pw_f32__avx2 (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);
+size_t sn_pw_packed_size__avx2 (int cout, int cin);
+void sn_pw_pack__avx2 (const float *w, int cout, int cin, float *packed);
+void sn_dw_f32__avx2 (const sn_dw_args *a, int oy0, int oy1);
+void sn_conv_f32__avx2 (const sn_conv_args *a, int oy0, int oy1);
+void sn_pool_f32__avx2 (const sn_pool_args *a, int oy0, int oy1);
+void sn_dense_f32__avx2 (const float *x, int c_in, const float *weight,
+    const float *bias, float *out, int k0, int k1);
+
 /* The kernels chosen for this CPU (kernels_fast.c picks at first use). */
 typedef struct {
   const char *isa;          /* "avx512", "avx2" or "ref" */
   sn_pw_kernel pw;
+  /* Weight packing for pw: floats needed, and the packing itself, done once
+   * at load. w : [cout][cin] row-major -> packed (kernel-specific order). */
+  size_t (*pw_packed_size) (int cout, int cin);
+  void (*pw_pack) (const float *w, int cout, int cin, float *packed);
   sn_dw_kernel dw3x3;       /* valid for k == 3 */
   sn_conv_kernel conv;
   sn_pool_kernel pool;
+  sn_dense_kernel dense;
+  /* pw tiling hints for the operators: a [co0, co1) range starting and
+   * ending at multiples of pw_block_co wastes no work (a partial block
+   * computes all of its rows), and pixel ranges that are multiples of
+   * pw_block_px run without a masked tail. */
+  int pw_block_co;
+  int pw_block_px;
 } sn_kernel_table;
 
 const sn_kernel_table *sn_kernels_best (void);

@@ -1,6 +1,8 @@
 /* kernels_fast.c - kernel tables and run-time selection by CPU features.
- * (Vectorized kernels are added per ISA; until one exists for an op, the
- * table points at the reference kernel.) */
+ * The vectorized tables live in kernels_avx512.c and kernels_avx2.c (built
+ * on x86-64 only, each with its own ISA flags); this file is built with the
+ * baseline flags and only reads CPUID (through __builtin_cpu_supports, which
+ * also checks that the OS saves the vector registers). */
 #include "kernels.h"
 
 #include <stdlib.h>
@@ -9,25 +11,69 @@
 static const sn_kernel_table table_ref = {
   .isa = "ref",
   .pw = sn_pw_f32__ref,
+  .pw_packed_size = sn_pw_packed_size__ref,
+  .pw_pack = sn_pw_pack__ref,
   .dw3x3 = sn_dw_f32__ref,
   .conv = sn_conv_f32__ref,
   .pool = sn_pool_f32__ref,
+  .dense = sn_dense_f32__ref,
+  .pw_block_co = 1,
+  .pw_block_px = 1,
 };
 
+#if defined(__x86_64__)
+#define SN_HAVE_X86_KERNELS 1
+extern const sn_kernel_table sn_kernel_table__avx512;
+extern const sn_kernel_table sn_kernel_table__avx2;
+
+static bool
+cpu_has_avx512 (void)
+{
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx512f")
+      && __builtin_cpu_supports ("avx512bw")
+      && __builtin_cpu_supports ("avx512dq")
+      && __builtin_cpu_supports ("avx512vl")
+      && __builtin_cpu_supports ("fma");
+}
+
+static bool
+cpu_has_avx2 (void)
+{
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
+}
+#endif
+
+/* NULL when the name is unknown or this CPU (or build) lacks the ISA. */
 const sn_kernel_table *
 sn_kernels_get (const char *isa)
 {
   if (isa == NULL || strcmp (isa, "ref") == 0)
     return &table_ref;
+#ifdef SN_HAVE_X86_KERNELS
+  if (strcmp (isa, "avx512") == 0)
+    return cpu_has_avx512 ()? &sn_kernel_table__avx512 : NULL;
+  if (strcmp (isa, "avx2") == 0)
+    return cpu_has_avx2 ()? &sn_kernel_table__avx2 : NULL;
+#endif
   return NULL;
 }
 
+/* SHUFFLENET_ISA=ref|avx2|avx512 forces the pick; a name this CPU cannot
+ * run (or an unknown one) is ignored and the best available is used. */
 const sn_kernel_table *
 sn_kernels_best (void)
 {
   const char *forced = getenv ("SHUFFLENET_ISA");
   if (forced && *forced) {
     const sn_kernel_table *t = sn_kernels_get (forced);
+    if (t)
+      return t;
+  }
+  static const char *const order[] = { "avx512", "avx2" };
+  for (size_t i = 0; i < sizeof (order) / sizeof (order[0]); i++) {
+    const sn_kernel_table *t = sn_kernels_get (order[i]);
     if (t)
       return t;
   }

@@ -5,6 +5,7 @@
 
 #include <assert.h>
 #include <float.h>
+#include <string.h>
 
 static inline float
 epilogue (float v, bool relu)
@@ -29,6 +30,18 @@ sn_pw_f32__ref (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1)
       out[p] = epilogue (acc, a->relu);
     }
   }
+}
+
+size_t
+sn_pw_packed_size__ref (int cout, int cin)
+{
+  return (size_t) cout * cin;
+}
+
+void
+sn_pw_pack__ref (const float *w, int cout, int cin, float *packed)
+{
+  memcpy (packed, w, sizeof (float) * (size_t) cout * cin);
 }
 
 void

@@ -1,0 +1,375 @@
+/* ops.c - operators: bind the plan to an arena, split each op into tasks,
+ * run the tasks on an OpenMP team with one barrier per op. */
+#include "ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static inline int omp_get_thread_num (void) { return 0; }
+static inline int omp_get_num_threads (void) { return 1; }
+#include <time.h>
+static inline double
+omp_get_wtime (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+#endif
+
+/* ---- addressing ---------------------------------------------------------- */
+
+static size_t
+plane_size (const sn_value *v)
+{
+  return (size_t) v->h * v->w;
+}
+
+/* Plane `c` of value `v`: in the arena, or in the caller's image. */
+static float *
+plane_ptr (const sn_exec *e, int v, int c, const float *image)
+{
+  int offset;
+  int r = sn_value_root (e->g, v, &offset);
+  const sn_value *root = &e->g->values[r];
+  size_t at = (size_t) (offset + c) * plane_size (root);
+  if (root->external)
+    return (float *) image + at;
+  return e->arena + root->arena_offset + at;
+}
+
+/* ---- binding ---------------------------------------------------------------- */
+
+static int
+ceil_div (int a, int b)
+{
+  return (a + b - 1) / b;
+}
+
+static sn_conv_variant
+conv_variant (const sn_op *op)
+{
+  if (op->kh == 1 && op->kw == 1 && op->stride_h == 1 && op->stride_w == 1
+      && !op->pad_t && !op->pad_l && !op->pad_b && !op->pad_r)
+    return SN_CONV_POINTWISE;
+  if (op->groups == op->in_channels && op->groups == op->out_channels
+      && op->kh == op->kw && op->stride_h == op->stride_w && op->res < 0)
+    return SN_CONV_DEPTHWISE;
+  return SN_CONV_DIRECT;
+}
+
+/* Split an op into tasks: enough for the team, big enough to amortize. */
+static void
+plan_tasks (const sn_graph *g, const sn_op *op, sn_op_binding *b)
+{
+  const sn_value *out = &g->values[op->out];
+  int planes = op->out_channels;
+  b->row_block = out->h;
+  b->row_blocks = 1;
+  switch (op->kind) {
+    case SN_OP_CONV:
+      b->variant = conv_variant (op);
+      if (b->variant == SN_CONV_POINTWISE) {
+        int cout_g = op->out_channels / op->groups;
+        int npix = out->h * out->w;
+        b->co_block = cout_g < 32 ? cout_g : 32;
+        b->p_blocks = ceil_div (npix, 512);
+        b->p_block = ceil_div (ceil_div (npix, b->p_blocks), 16) * 16;
+        b->p_blocks = ceil_div (npix, b->p_block);
+        b->n_tasks = op->groups * ceil_div (cout_g, b->co_block) * b->p_blocks;
+        return;
+      }
+      /* fall through: depthwise and direct convs split by plane and rows */
+    case SN_OP_POOL:
+      b->row_block = out->h * out->w > 4096 ? 16 : out->h;
+      b->row_blocks = ceil_div (out->h, b->row_block);
+      b->n_tasks = planes * b->row_blocks;
+      return;
+    case SN_OP_DENSE:
+      b->n_tasks = ceil_div (planes, 64);
+      return;
+    case SN_OP_SOFTMAX:
+      b->n_tasks = 1;
+      return;
+    default:                   /* INPUT_NHWC, GLOBAL_POOL, ADD, COPY */
+      b->n_tasks = planes;
+      return;
+  }
+}
+
+static sn_status
+bind_op (sn_exec *e, const sn_op *op, sn_op_binding *b)
+{
+  plan_tasks (e->g, op, b);
+  b->out_rows = malloc (sizeof (float *) * op->out_channels);
+  if (b->out_rows == NULL)
+    return SN_ERR_NOMEM;
+  for (int k = 0; k < op->out_channels; k++)
+    b->out_rows[k] = plane_ptr (e, op->out, op->out_map[k], NULL);
+  if (op->res >= 0) {
+    b->res_rows = malloc (sizeof (float *) * op->out_channels);
+    if (b->res_rows == NULL)
+      return SN_ERR_NOMEM;
+    for (int k = 0; k < op->out_channels; k++)
+      b->res_rows[k] = plane_ptr (e, op->res, op->res_map[k], NULL);
+  }
+  return SN_OK;
+}
+
+sn_status
+sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
+    int threads, sn_error *err)
+{
+  memset (e, 0, sizeof *e);
+  e->g = g;
+  e->kt = kt;
+  e->threads = threads;
+  size_t bytes = (g->arena_floats * sizeof (float) + 63) / 64 * 64;
+  e->arena = aligned_alloc (64, bytes ? bytes : 64);
+  e->bind = calloc (g->n_ops, sizeof (sn_op_binding));
+  e->op_seconds = calloc (g->n_ops, sizeof (double));
+  if (!e->arena || !e->bind || !e->op_seconds)
+    goto nomem;
+  memset (e->arena, 0, bytes);
+  for (int i = 0; i < g->n_ops; i++)
+    if (bind_op (e, &g->ops[i], &e->bind[i]) != SN_OK)
+      goto nomem;
+  return SN_OK;
+nomem:
+  sn_exec_free (e);
+  return sn_set_error (err, SN_ERR_NOMEM,
+      "out of memory for a %zu-float activation arena", g->arena_floats);
+}
+
+void
+sn_exec_free (sn_exec *e)
+{
+  for (int i = 0; e->bind && i < e->g->n_ops; i++) {
+    free (e->bind[i].out_rows);
+    free ((void *) e->bind[i].res_rows);
+  }
+  free (e->bind);
+  free (e->arena);
+  free (e->op_seconds);
+  memset (e, 0, sizeof *e);
+}
+
+/* ---- tasks ------------------------------------------------------------------ */
+
+static void
+conv_pointwise_task (const sn_exec *e, const sn_op *op,
+    const sn_op_binding *b, int task, const float *image)
+{
+  const sn_value *out = &e->g->values[op->out];
+  int cout_g = op->out_channels / op->groups;
+  int cin_g = op->in_channels / op->groups;
+  int co_blocks = ceil_div (cout_g, b->co_block);
+  int pb = task % b->p_blocks;
+  int cb = (task / b->p_blocks) % co_blocks;
+  int gi = task / (b->p_blocks * co_blocks);
+  size_t npix = plane_size (out);
+  size_t p0 = (size_t) pb * b->p_block;
+  size_t p1 = p0 + b->p_block < npix ? p0 + b->p_block : npix;
+  int co0 = cb * b->co_block;
+  int co1 = co0 + b->co_block < cout_g ? co0 + b->co_block : cout_g;
+  sn_pw_args a = {
+    .cin = cin_g, .cout = cout_g, .npix = npix,
+    .in = plane_ptr (e, op->in, op->in_offset + gi * cin_g, image),
+    .in_plane = npix,
+    .weight = op->packed + op->packed_group_stride * gi,
+    .bias = op->bias + gi * cout_g,
+    .out_rows = b->out_rows + gi * cout_g,
+    .res_rows = b->res_rows ? b->res_rows + gi * cout_g : NULL,
+    .relu = op->relu,
+  };
+  e->kt->pw (&a, co0, co1, p0, p1);
+}
+
+static void
+conv_plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
+    int task, const float *image)
+{
+  const sn_value *in = &e->g->values[op->in];
+  const sn_value *out = &e->g->values[op->out];
+  int co = task / b->row_blocks;
+  int oy0 = (task % b->row_blocks) * b->row_block;
+  int oy1 = oy0 + b->row_block < out->h ? oy0 + b->row_block : out->h;
+  int cin_g = op->in_channels / op->groups;
+  int gi = co / (op->out_channels / op->groups);
+  const float *src = plane_ptr (e, op->in, op->in_offset + gi * cin_g, image);
+  size_t wsize = (size_t) cin_g * op->kh * op->kw;
+  if (b->variant == SN_CONV_DEPTHWISE) {
+    sn_dw_args a = {
+      .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
+      .k = op->kh, .stride = op->stride_h, .pad_top = op->pad_t,
+      .pad_left = op->pad_l, .in = src, .weight = op->weight + co * wsize,
+      .bias = op->bias[co], .out = b->out_rows[co], .relu = op->relu,
+    };
+    (op->kh == 3 ? e->kt->dw3x3 : sn_dw_f32__ref) (&a, oy0, oy1);
+    return;
+  }
+  sn_conv_args a = {
+    .cin = cin_g, .in_h = in->h, .in_w = in->w, .out_h = out->h,
+    .out_w = out->w, .kh = op->kh, .kw = op->kw, .stride_h = op->stride_h,
+    .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
+    .in = src, .weight = op->weight + co * wsize, .bias = op->bias[co],
+    .out = b->out_rows[co], .res = b->res_rows ? b->res_rows[co] : NULL,
+    .relu = op->relu,
+  };
+  e->kt->conv (&a, oy0, oy1);
+}
+
+static void
+pool_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
+    int task, const float *image)
+{
+  const sn_value *in = &e->g->values[op->in];
+  const sn_value *out = &e->g->values[op->out];
+  int c = task / b->row_blocks;
+  int oy0 = (task % b->row_blocks) * b->row_block;
+  int oy1 = oy0 + b->row_block < out->h ? oy0 + b->row_block : out->h;
+  sn_pool_args a = {
+    .kind = op->pool_kind, .count_include_pad = op->count_include_pad,
+    .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
+    .k_h = op->kh, .k_w = op->kw, .stride_h = op->stride_h,
+    .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
+    .in = plane_ptr (e, op->in, op->in_offset + c, image),
+    .out = b->out_rows[c], .relu = op->relu,
+  };
+  e->kt->pool (&a, oy0, oy1);
+}
+
+/* Elementwise plane ops: INPUT_NHWC, GLOBAL_POOL, ADD, COPY (one plane). */
+static void
+plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
+    int c, const float *image)
+{
+  const sn_value *in = &e->g->values[op->in];
+  size_t n = plane_size (in);
+  float *dst = b->out_rows[c];
+  if (op->kind == SN_OP_GLOBAL_POOL) {
+    float m = sn_plane_mean_f32 (plane_ptr (e, op->in, op->in_offset + c,
+            image), n);
+    dst[0] = op->relu && m < 0.0f ? 0.0f : m;
+    return;
+  }
+  if (op->kind == SN_OP_INPUT_NHWC) {
+    const float *src = image + c;          /* [h][w][channels], stride c */
+    for (size_t i = 0; i < n; i++) {
+      float v = src[i * in->c];
+      dst[i] = op->relu && v < 0.0f ? 0.0f : v;
+    }
+    return;
+  }
+  const float *x = plane_ptr (e, op->in, op->in_offset + c, image);
+  const float *y = op->kind == SN_OP_ADD ? plane_ptr (e, op->in2, c, image)
+      : NULL;
+  for (size_t i = 0; i < n; i++) {
+    float v = y ? x[i] + y[i] : x[i];
+    dst[i] = op->relu && v < 0.0f ? 0.0f : v;
+  }
+}
+
+static void
+dense_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
+    int task, const float *image)
+{
+  int k0 = task * 64;
+  int k1 = k0 + 64 < op->out_channels ? k0 + 64 : op->out_channels;
+  const float *x = plane_ptr (e, op->in, op->in_offset, image);  /* [c] */
+  for (int k = k0; k < k1; k++)      /* weight [k][c] -> plane out_rows[k] */
+    sn_dense_f32__ref (x, op->in_channels,
+        op->weight + (size_t) k * op->in_channels, op->bias ? op->bias + k
+        : NULL, b->out_rows[k], 0, 1);
+}
+
+static void
+softmax_task (const sn_exec *e, const sn_op *op, const float *image)
+{
+  const sn_op_binding *b = &e->bind[op - e->g->ops];
+  const float *x = plane_ptr (e, op->in, op->in_offset, image);
+  float max = x[0];
+  for (int k = 1; k < op->out_channels; k++)
+    max = x[k] > max ? x[k] : max;
+  double sum = 0.0;
+  for (int k = 0; k < op->out_channels; k++)
+    sum += exp ((double) x[k] - max);
+  for (int k = 0; k < op->out_channels; k++)
+    b->out_rows[k][0] = (float) (exp ((double) x[k] - max) / sum);
+}
+
+static void
+run_task (const sn_exec *e, int i, int task, const float *image)
+{
+  const sn_op *op = &e->g->ops[i];
+  const sn_op_binding *b = &e->bind[i];
+  switch (op->kind) {
+    case SN_OP_CONV:
+      if (b->variant == SN_CONV_POINTWISE)
+        conv_pointwise_task (e, op, b, task, image);
+      else
+        conv_plane_task (e, op, b, task, image);
+      break;
+    case SN_OP_POOL:
+      pool_task (e, op, b, task, image);
+      break;
+    case SN_OP_DENSE:
+      dense_task (e, op, b, task, image);
+      break;
+    case SN_OP_SOFTMAX:
+      softmax_task (e, op, image);
+      break;
+    default:
+      plane_task (e, op, b, task, image);
+      break;
+  }
+}
+
+/* ---- the run loop ------------------------------------------------------------ */
+
+static void
+copy_output (const sn_exec *e, float *out)
+{
+  const sn_graph *g = e->g;
+  int classes = g->values[g->output_value].c;
+  for (int k = 0; k < classes; k++)
+    out[k] = plane_ptr (e, g->output_value, k, NULL)[0];
+}
+
+void
+sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
+    float *output)
+{
+  const sn_graph *g = e->g;
+  int classes = g->values[g->output_value].c;
+  if (e->profiling)
+    memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
+#pragma omp parallel num_threads(e->threads) if(e->threads > 1)
+  {
+    int tid = omp_get_thread_num (), nt = omp_get_num_threads ();
+    for (int n = 0; n < batch; n++) {
+      const float *image = input + image_floats * n;
+      double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
+      for (int i = 0; i < g->n_ops; i++) {
+        int tasks = e->bind[i].n_tasks;
+        int first = (int) ((long) tasks * tid / nt);
+        int last = (int) ((long) tasks * (tid + 1) / nt);
+        for (int t = first; t < last; t++)
+          run_task (e, i, t, image);
+#pragma omp barrier
+        if (e->profiling && tid == 0) {
+          double t1 = omp_get_wtime ();
+          e->op_seconds[i] += (t1 - t0) / batch;
+          t0 = t1;
+        }
+      }
+      if (tid == 0)
+        copy_output (e, output + (size_t) classes * n);
+#pragma omp barrier
+    }
+  }
+}

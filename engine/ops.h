@@ -1,0 +1,44 @@
+/* ops.h - the operator layer: runs a planned sn_graph on one context's arena.
+ * Operators split their work into tasks and own the threading: one OpenMP
+ * parallel region per run() (batch loop inside), a barrier after each op,
+ * the thread count passed to the region (never omp_set_num_threads). */
+#ifndef SN_OPS_H
+#define SN_OPS_H
+
+#include "ir.h"
+
+typedef enum {
+  SN_CONV_POINTWISE, /* 1x1, stride 1, no padding: per-group GEMM (kt->pw) */
+  SN_CONV_DEPTHWISE, /* one input channel per output channel (kt->dw3x3) */
+  SN_CONV_DIRECT,    /* anything else (kt->conv), e.g. the 3->24 stem */
+} sn_conv_variant;
+
+/* Per-op bindings to a context's arena, made once at context creation. */
+typedef struct {
+  int n_tasks;             /* work units the op is split into */
+  sn_conv_variant variant; /* SN_OP_CONV only */
+  int co_block, p_block, p_blocks, row_block, row_blocks;  /* task geometry */
+  float **out_rows;        /* [out_channels] destination plane per op channel */
+  const float **res_rows;  /* [out_channels] residual plane, or NULL */
+} sn_op_binding;
+
+typedef struct {
+  const sn_graph *g;
+  const sn_kernel_table *kt;
+  int threads;
+  float *arena;            /* g->arena_floats, 64-byte aligned */
+  sn_op_binding *bind;     /* [g->n_ops] */
+  bool profiling;
+  double *op_seconds;      /* [g->n_ops] per image, last run */
+} sn_exec;
+
+sn_status sn_exec_init (sn_exec *e, const sn_graph *g,
+    const sn_kernel_table *kt, int threads, sn_error *err);
+void sn_exec_free (sn_exec *e);
+
+/* input: batch images in the model layout (see sn_input_info);
+ * output: batch x classes floats. */
+void sn_exec_run (sn_exec *e, const float *input, size_t image_floats,
+    int batch, float *output);
+
+#endif /* SN_OPS_H */
