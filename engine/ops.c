@@ -29,9 +29,10 @@ plane_size (const sn_value *v)
   return (size_t) v->h * v->w;
 }
 
-/* Plane `c` of value `v`: in the arena, or in the caller's image. */
+/* Plane `c` of value `v`: in the worker's arena, or in the caller's image. */
 static float *
-plane_ptr (const sn_exec *e, int v, int c, const float *image)
+plane_ptr (const sn_exec *e, const sn_worker *w, int v, int c,
+    const float *image)
 {
   int offset;
   int r = sn_value_root (e->g, v, &offset);
@@ -39,7 +40,7 @@ plane_ptr (const sn_exec *e, int v, int c, const float *image)
   size_t at = (size_t) (offset + c) * plane_size (root);
   if (root->external)
     return (float *) image + at;
-  return e->arena + root->arena_offset + at;
+  return w->arena + root->arena_offset + at;
 }
 
 /* ---- binding ---------------------------------------------------------------- */
@@ -102,22 +103,55 @@ plan_tasks (const sn_graph *g, const sn_op *op, sn_op_binding *b)
 }
 
 static sn_status
-bind_op (sn_exec *e, const sn_op *op, sn_op_binding *b)
+bind_op (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    sn_op_binding *b)
 {
   plan_tasks (e->g, op, b);
   b->out_rows = malloc (sizeof (float *) * op->out_channels);
   if (b->out_rows == NULL)
     return SN_ERR_NOMEM;
   for (int k = 0; k < op->out_channels; k++)
-    b->out_rows[k] = plane_ptr (e, op->out, op->out_map[k], NULL);
+    b->out_rows[k] = plane_ptr (e, w, op->out, op->out_map[k], NULL);
   if (op->res >= 0) {
     b->res_rows = malloc (sizeof (float *) * op->out_channels);
     if (b->res_rows == NULL)
       return SN_ERR_NOMEM;
     for (int k = 0; k < op->out_channels; k++)
-      b->res_rows[k] = plane_ptr (e, op->res, op->res_map[k], NULL);
+      b->res_rows[k] = plane_ptr (e, w, op->res, op->res_map[k], NULL);
   }
   return SN_OK;
+}
+
+static void
+worker_free (const sn_graph *g, sn_worker *w)
+{
+  for (int i = 0; w->bind && i < g->n_ops; i++) {
+    free (w->bind[i].out_rows);
+    free ((void *) w->bind[i].res_rows);
+  }
+  free (w->bind);
+  free (w->arena);
+  w->bind = NULL;
+  w->arena = NULL;
+}
+
+static sn_status
+worker_init (const sn_exec *e, sn_worker *w)
+{
+  const sn_graph *g = e->g;
+  size_t bytes = (g->arena_floats * sizeof (float) + 63) / 64 * 64;
+  w->arena = aligned_alloc (64, bytes ? bytes : 64);
+  w->bind = calloc (g->n_ops, sizeof (sn_op_binding));
+  if (!w->arena || !w->bind)
+    goto nomem;
+  memset (w->arena, 0, bytes);
+  for (int i = 0; i < g->n_ops; i++)
+    if (bind_op (e, w, &g->ops[i], &w->bind[i]) != SN_OK)
+      goto nomem;
+  return SN_OK;
+nomem:
+  worker_free (g, w);
+  return SN_ERR_NOMEM;
 }
 
 sn_status
@@ -128,32 +162,23 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
   e->g = g;
   e->kt = kt;
   e->threads = threads;
-  size_t bytes = (g->arena_floats * sizeof (float) + 63) / 64 * 64;
-  e->arena = aligned_alloc (64, bytes ? bytes : 64);
-  e->bind = calloc (g->n_ops, sizeof (sn_op_binding));
+  e->workers = calloc (threads, sizeof (sn_worker));
   e->op_seconds = calloc (g->n_ops, sizeof (double));
-  if (!e->arena || !e->bind || !e->op_seconds)
-    goto nomem;
-  memset (e->arena, 0, bytes);
-  for (int i = 0; i < g->n_ops; i++)
-    if (bind_op (e, &g->ops[i], &e->bind[i]) != SN_OK)
-      goto nomem;
+  if (!e->workers || !e->op_seconds || worker_init (e, &e->workers[0]) != SN_OK) {
+    sn_exec_free (e);
+    return sn_set_error (err, SN_ERR_NOMEM,
+        "out of memory for a %zu-float activation arena", g->arena_floats);
+  }
+  e->n_workers = 1;
   return SN_OK;
-nomem:
-  sn_exec_free (e);
-  return sn_set_error (err, SN_ERR_NOMEM,
-      "out of memory for a %zu-float activation arena", g->arena_floats);
 }
 
 void
 sn_exec_free (sn_exec *e)
 {
-  for (int i = 0; e->bind && i < e->g->n_ops; i++) {
-    free (e->bind[i].out_rows);
-    free ((void *) e->bind[i].res_rows);
-  }
-  free (e->bind);
-  free (e->arena);
+  for (int i = 0; e->workers && i < e->n_workers; i++)
+    worker_free (e->g, &e->workers[i]);
+  free (e->workers);
   free (e->op_seconds);
   memset (e, 0, sizeof *e);
 }
@@ -161,7 +186,7 @@ sn_exec_free (sn_exec *e)
 /* ---- tasks ------------------------------------------------------------------ */
 
 static void
-conv_pointwise_task (const sn_exec *e, const sn_op *op,
+conv_pointwise_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, int task, const float *image)
 {
   const sn_value *out = &e->g->values[op->out];
@@ -178,7 +203,7 @@ conv_pointwise_task (const sn_exec *e, const sn_op *op,
   int co1 = co0 + b->co_block < cout_g ? co0 + b->co_block : cout_g;
   sn_pw_args a = {
     .cin = cin_g, .cout = cout_g, .npix = npix,
-    .in = plane_ptr (e, op->in, op->in_offset + gi * cin_g, image),
+    .in = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image),
     .in_plane = npix,
     .weight = op->packed + op->packed_group_stride * gi,
     .bias = op->bias + gi * cout_g,
@@ -190,8 +215,8 @@ conv_pointwise_task (const sn_exec *e, const sn_op *op,
 }
 
 static void
-conv_plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
-    int task, const float *image)
+conv_plane_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int task, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
@@ -200,7 +225,7 @@ conv_plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
   int oy1 = oy0 + b->row_block < out->h ? oy0 + b->row_block : out->h;
   int cin_g = op->in_channels / op->groups;
   int gi = co / (op->out_channels / op->groups);
-  const float *src = plane_ptr (e, op->in, op->in_offset + gi * cin_g, image);
+  const float *src = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image);
   size_t wsize = (size_t) cin_g * op->kh * op->kw;
   if (b->variant == SN_CONV_DEPTHWISE) {
     sn_dw_args a = {
@@ -224,8 +249,8 @@ conv_plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
 }
 
 static void
-pool_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
-    int task, const float *image)
+pool_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int task, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
@@ -237,7 +262,7 @@ pool_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
     .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
     .k_h = op->kh, .k_w = op->kw, .stride_h = op->stride_h,
     .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
-    .in = plane_ptr (e, op->in, op->in_offset + c, image),
+    .in = plane_ptr (e, w, op->in, op->in_offset + c, image),
     .out = b->out_rows[c], .relu = op->relu,
   };
   e->kt->pool (&a, oy0, oy1);
@@ -245,14 +270,14 @@ pool_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
 
 /* Elementwise plane ops: INPUT_NHWC, GLOBAL_POOL, ADD, COPY (one plane). */
 static void
-plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
-    int c, const float *image)
+plane_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int c, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   size_t n = plane_size (in);
   float *dst = b->out_rows[c];
   if (op->kind == SN_OP_GLOBAL_POOL) {
-    float m = sn_plane_mean_f32 (plane_ptr (e, op->in, op->in_offset + c,
+    float m = sn_plane_mean_f32 (plane_ptr (e, w, op->in, op->in_offset + c,
             image), n);
     dst[0] = op->relu && m < 0.0f ? 0.0f : m;
     return;
@@ -265,8 +290,8 @@ plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
     }
     return;
   }
-  const float *x = plane_ptr (e, op->in, op->in_offset + c, image);
-  const float *y = op->kind == SN_OP_ADD ? plane_ptr (e, op->in2, c, image)
+  const float *x = plane_ptr (e, w, op->in, op->in_offset + c, image);
+  const float *y = op->kind == SN_OP_ADD ? plane_ptr (e, w, op->in2, c, image)
       : NULL;
   for (size_t i = 0; i < n; i++) {
     float v = y ? x[i] + y[i] : x[i];
@@ -275,12 +300,12 @@ plane_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
 }
 
 static void
-dense_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
-    int task, const float *image)
+dense_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int task, const float *image)
 {
   int k0 = task * 64;
   int k1 = k0 + 64 < op->out_channels ? k0 + 64 : op->out_channels;
-  const float *x = plane_ptr (e, op->in, op->in_offset, image);  /* [c] */
+  const float *x = plane_ptr (e, w, op->in, op->in_offset, image);  /* [c] */
   for (int k = k0; k < k1; k++)      /* weight [k][c] -> plane out_rows[k] */
     sn_dense_f32__ref (x, op->in_channels,
         op->weight + (size_t) k * op->in_channels, op->bias ? op->bias + k
@@ -288,10 +313,10 @@ dense_task (const sn_exec *e, const sn_op *op, const sn_op_binding *b,
 }
 
 static void
-softmax_task (const sn_exec *e, const sn_op *op, const float *image)
+softmax_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, const float *image)
 {
-  const sn_op_binding *b = &e->bind[op - e->g->ops];
-  const float *x = plane_ptr (e, op->in, op->in_offset, image);
+  const float *x = plane_ptr (e, w, op->in, op->in_offset, image);
   float max = x[0];
   for (int k = 1; k < op->out_channels; k++)
     max = x[k] > max ? x[k] : max;
@@ -303,41 +328,93 @@ softmax_task (const sn_exec *e, const sn_op *op, const float *image)
 }
 
 static void
-run_task (const sn_exec *e, int i, int task, const float *image)
+run_task (const sn_exec *e, const sn_worker *w, int i, int task,
+    const float *image)
 {
   const sn_op *op = &e->g->ops[i];
-  const sn_op_binding *b = &e->bind[i];
+  const sn_op_binding *b = &w->bind[i];
   switch (op->kind) {
     case SN_OP_CONV:
       if (b->variant == SN_CONV_POINTWISE)
-        conv_pointwise_task (e, op, b, task, image);
+        conv_pointwise_task (e, w, op, b, task, image);
       else
-        conv_plane_task (e, op, b, task, image);
+        conv_plane_task (e, w, op, b, task, image);
       break;
     case SN_OP_POOL:
-      pool_task (e, op, b, task, image);
+      pool_task (e, w, op, b, task, image);
       break;
     case SN_OP_DENSE:
-      dense_task (e, op, b, task, image);
+      dense_task (e, w, op, b, task, image);
       break;
     case SN_OP_SOFTMAX:
-      softmax_task (e, op, image);
+      softmax_task (e, w, op, b, image);
       break;
     default:
-      plane_task (e, op, b, task, image);
+      plane_task (e, w, op, b, task, image);
       break;
   }
 }
 
-/* ---- the run loop ------------------------------------------------------------ */
+/* ---- the run loops ------------------------------------------------------------ */
 
 static void
-copy_output (const sn_exec *e, float *out)
+copy_output (const sn_exec *e, const sn_worker *w, float *out)
 {
   const sn_graph *g = e->g;
   int classes = g->values[g->output_value].c;
   for (int k = 0; k < classes; k++)
-    out[k] = plane_ptr (e, g->output_value, k, NULL)[0];
+    out[k] = plane_ptr (e, w, g->output_value, k, NULL)[0];
+}
+
+/* All threads of the team on one image: each op's tasks are split among
+ * them, a barrier after each op. Called by every thread of the team. */
+static void
+run_image_shared (sn_exec *e, const float *image, float *out, int tid, int nt,
+    double weight)
+{
+  const sn_graph *g = e->g;
+  const sn_worker *w = &e->workers[0];
+  double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
+  for (int i = 0; i < g->n_ops; i++) {
+    int tasks = w->bind[i].n_tasks;
+    int first = (int) ((long) tasks * tid / nt);
+    int last = (int) ((long) tasks * (tid + 1) / nt);
+    for (int t = first; t < last; t++)
+      run_task (e, w, i, t, image);
+#pragma omp barrier
+    if (e->profiling && tid == 0) {
+      double t1 = omp_get_wtime ();
+      e->op_seconds[i] += (t1 - t0) * weight;
+      t0 = t1;
+    }
+  }
+  if (tid == 0)
+    copy_output (e, w, out);
+#pragma omp barrier
+}
+
+/* One thread alone on one image, on its own worker: no barriers. */
+static void
+run_image_alone (const sn_exec *e, const sn_worker *w, const float *image,
+    float *out)
+{
+  const sn_graph *g = e->g;
+  for (int i = 0; i < g->n_ops; i++)
+    for (int t = 0; t < w->bind[i].n_tasks; t++)
+      run_task (e, w, i, t, image);
+  copy_output (e, w, out);
+}
+
+/* Workers 1..threads-1 are made at the first batch that uses them. */
+static bool
+ensure_workers (sn_exec *e)
+{
+  while (e->n_workers < e->threads) {
+    if (worker_init (e, &e->workers[e->n_workers]) != SN_OK)
+      return false;
+    e->n_workers++;
+  }
+  return true;
 }
 
 void
@@ -346,30 +423,25 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
 {
   const sn_graph *g = e->g;
   int classes = g->values[g->output_value].c;
+  int nt = e->threads;
+  /* Whole rounds of `nt` images run one per thread (profiling measures the
+   * shared mode, so it keeps everything shared). */
+  int alone = nt > 1 && batch >= nt && !e->profiling && ensure_workers (e)
+      ? batch / nt * nt : 0;
   if (e->profiling)
     memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
-#pragma omp parallel num_threads(e->threads) if(e->threads > 1)
+#pragma omp parallel num_threads(nt) if(nt > 1)
   {
-    int tid = omp_get_thread_num (), nt = omp_get_num_threads ();
-    for (int n = 0; n < batch; n++) {
-      const float *image = input + image_floats * n;
-      double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
-      for (int i = 0; i < g->n_ops; i++) {
-        int tasks = e->bind[i].n_tasks;
-        int first = (int) ((long) tasks * tid / nt);
-        int last = (int) ((long) tasks * (tid + 1) / nt);
-        for (int t = first; t < last; t++)
-          run_task (e, i, t, image);
-#pragma omp barrier
-        if (e->profiling && tid == 0) {
-          double t1 = omp_get_wtime ();
-          e->op_seconds[i] += (t1 - t0) / batch;
-          t0 = t1;
-        }
-      }
-      if (tid == 0)
-        copy_output (e, output + (size_t) classes * n);
-#pragma omp barrier
+    int tid = omp_get_thread_num (), team = omp_get_num_threads ();
+    if (team == nt)
+      for (int n = tid; n < alone; n += nt)
+        run_image_alone (e, &e->workers[tid], input + image_floats * n,
+            output + (size_t) classes * n);
+    if (team == nt && alone > 0 && alone < batch) {
+#pragma omp barrier          /* worker 0 is free again for the shared rest */
     }
+    for (int n = team == nt ? alone : 0; n < batch; n++)
+      run_image_shared (e, input + image_floats * n,
+          output + (size_t) classes * n, tid, team, 1.0 / batch);
   }
 }

@@ -22,12 +22,20 @@ typedef struct {
   const float **res_rows;  /* [out_channels] residual plane, or NULL */
 } sn_op_binding;
 
+/* One activation arena and the op bindings into it. Worker 0 serves
+ * intra-op parallel runs (all threads on one image); a batch of at least
+ * `threads` images runs one image per thread, each on its own worker. */
+typedef struct {
+  float *arena;            /* g->arena_floats, 64-byte aligned */
+  sn_op_binding *bind;     /* [g->n_ops] */
+} sn_worker;
+
 typedef struct {
   const sn_graph *g;
   const sn_kernel_table *kt;
   int threads;
-  float *arena;            /* g->arena_floats, 64-byte aligned */
-  sn_op_binding *bind;     /* [g->n_ops] */
+  sn_worker *workers;      /* [threads]; 1..threads-1 made at first batch */
+  int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
 } sn_exec;
