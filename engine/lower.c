@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { LV_CONST, LV_TENSOR, LV_SLICE, LV_SHUFFLE5D } lv_kind;
+typedef enum { LV_CONST, LV_TENSOR, LV_SLICE, LV_SHUFFLE5D, LV_PADDED } lv_kind;
 
 typedef struct {
   const char *name;    /* ONNX value name (points into the model) */
@@ -40,6 +40,7 @@ typedef struct {
   int slice_start, slice_end;  /* LV_SLICE: channels [start, end) */
   int shuf_a, shuf_b;  /* LV_SHUFFLE5D: [N][a][b][H][W], a*b = C */
   bool shuf_transposed;        /* ... after Transpose(0,2,1,3,4) */
+  int pad[4];          /* LV_PADDED: zero pads top, left, bottom, right */
 } lvalue;
 
 typedef struct {
@@ -144,7 +145,7 @@ output_name (lower_ctx *c, size_t k, const char **name)
 static sn_status
 new_output (lower_ctx *c, size_t k, lv_kind kind, lvalue **out)
 {
-  const char *name;
+  const char *name = NULL;
   sn_status s = output_name (c, k, &name);
   if (s != SN_OK)
     return s;
@@ -278,6 +279,9 @@ materialize (lower_ctx *c, lvalue *v)
 {
   if (v->kind == LV_TENSOR)
     return SN_OK;
+  if (v->kind == LV_PADDED)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "reads the padded '%s': a Pad "
+        "must feed a Conv or an AveragePool", v->name);
   if (v->kind != LV_SLICE)
     return require_tensor (c, v);
   sn_value *src = val (c, v->value);
@@ -357,6 +361,133 @@ const_int_output (lower_ctx *c, const int64_t *data, int64_t numel, int rank)
   o->rank = rank;
   o->dims[0] = numel;
   return SN_OK;
+}
+
+static sn_status lower_const_passthrough (lower_ctx *c, const lvalue *x);
+
+/* An int64 constant output of shape dims[rank]. */
+static sn_status
+const_int_output_shaped (lower_ctx *c, const int64_t *data, int rank,
+    const int64_t *dims)
+{
+  int64_t numel = 1;
+  for (int k = 0; k < rank; k++)
+    numel *= dims[k];
+  sn_status s = const_int_output (c, data, numel, rank);
+  if (s == SN_OK)
+    memcpy (lv_find (c, c->node->output[0])->dims, dims,
+        sizeof (int64_t) * rank);
+  return s;
+}
+
+/* ConstantOfShape: a small integer constant filled with one value. */
+static sn_status
+lower_constant_of_shape (lower_ctx *c)
+{
+  lvalue *shape;
+  sn_status s;
+  if ((s = input_lv (c, 0, &shape)) || (s = require_const (c, shape, false)))
+    return s;
+  int64_t dims[6], numel = 1, fill[64];
+  if (shape->numel > 6)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "rank %lld", (long long) shape->numel);
+  for (int k = 0; k < shape->numel; k++) {
+    dims[k] = shape->i[k];
+    numel *= dims[k] >= 0 ? dims[k] : 1 << 30;
+  }
+  const Onnx__AttributeProto *a = sn_attr (c->node, "value");
+  int64_t v = 0, n1;
+  if (a && a->t) {
+    int64_t *data;
+    if (a->t->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
+      return NODE_ERR (c, SN_ERR_UNSUPPORTED, "float ConstantOfShape");
+    if ((s = sn_tensor_to_int64s (a->t, "ConstantOfShape value", &data, &n1,
+                c->err)))
+      return s;
+    v = n1 ? data[0] : 0;
+    free (data);
+  }
+  if (numel > 64)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "%lld elements", (long long) numel);
+  for (int64_t k = 0; k < numel; k++)
+    fill[k] = v;
+  return const_int_output_shaped (c, fill, (int) shape->numel, dims);
+}
+
+/* Transpose of a 2-D integer constant. */
+static sn_status
+const_transpose (lower_ctx *c, const lvalue *x, const int64_t *perm, size_t np)
+{
+  if (!x->i || x->rank != 2 || np != 2 || perm[0] != 1 || perm[1] != 0)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "only 2-D integer constants can "
+        "be transposed");
+  int64_t r = x->dims[0], k = x->dims[1], out[64], dims[2] = { k, r };
+  if (r * k > 64)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "constant too large");
+  for (int64_t i = 0; i < r; i++)
+    for (int64_t j = 0; j < k; j++)
+      out[j * r + i] = x->i[i * k + j];
+  return const_int_output_shaped (c, out, 2, dims);
+}
+
+/* Reshape of an integer constant (the data stays, the dims change). */
+static sn_status
+const_reshape (lower_ctx *c, const lvalue *x, const lvalue *shape)
+{
+  if (!x->i || !shape->i || shape->numel < 1 || shape->numel > 6)
+    return lower_const_passthrough (c, x);
+  int64_t dims[6], known = 1;
+  int infer = -1;
+  for (int k = 0; k < shape->numel; k++) {
+    dims[k] = shape->i[k] == 0 && k < x->rank ? x->dims[k] : shape->i[k];
+    if (dims[k] == -1)
+      infer = k;
+    else if (dims[k] > 0)
+      known *= dims[k];
+    else
+      return NODE_ERR (c, SN_ERR_PARSE, "bad reshape dimension");
+  }
+  if (infer >= 0)
+    dims[infer] = known ? x->numel / known : 0;
+  if (infer >= 0 ? known * dims[infer] != x->numel : known != x->numel)
+    return NODE_ERR (c, SN_ERR_PARSE, "reshape changes the element count");
+  return const_int_output_shaped (c, x->i, (int) shape->numel, dims);
+}
+
+/* Slice of an integer constant along one axis, any step (ONNX clamping). */
+static sn_status
+const_slice (lower_ctx *c, const lvalue *x, int64_t start, int64_t end,
+    int64_t axis, int64_t step)
+{
+  int rank = x->rank ? x->rank : 1;
+  if (axis < 0)
+    axis += rank;
+  if (!x->i || axis < 0 || axis >= rank || step == 0 || rank > 2)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "slice of a constant");
+  int64_t dim = x->rank ? x->dims[axis] : x->numel;
+  int64_t inner = rank == 2 && axis == 0 ? x->dims[1] : 1;
+  int64_t outer = rank == 2 && axis == 1 ? x->dims[0] : 1;
+  if (start < 0)
+    start += dim;
+  if (end < 0 && end > INT64_MIN / 2)
+    end += dim;
+  int64_t lo = step > 0 ? 0 : -1, hi = step > 0 ? dim : dim - 1;
+  start = start < 0 ? 0 : start > hi ? hi : start;
+  end = end < lo ? lo : end > dim ? dim : end;
+  int64_t out[64], n = 0, count = 0;
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = start; step > 0 ? i < end : i > end; i += step) {
+      if (o == 0)
+        count++;
+      for (int64_t j = 0; j < inner; j++) {
+        if (n == 64)
+          return NODE_ERR (c, SN_ERR_UNSUPPORTED, "constant too large");
+        out[n++] = x->i[(o * dim + i) * inner + j];
+      }
+    }
+  int64_t dims[2] = { x->rank == 2 ? x->dims[0] : count, x->rank == 2 ? x->dims[1] : 0 };
+  dims[axis] = count;
+  return const_int_output_shaped (c, out, rank, dims);
 }
 
 /* Shape of an activation as the ONNX graph sees it (batch reported as 1). */
@@ -554,6 +685,8 @@ lower_transpose (lower_ctx *c)
     return s;
   const int64_t *perm;
   size_t np = sn_attr_ints (c->node, "perm", &perm);
+  if (x->kind == LV_CONST)
+    return const_transpose (c, x, perm, np);
   if (x->kind == LV_TENSOR && x->nhwc_raw
       && perm_is (perm, np, nhwc_to_nchw, 4)) {
     sn_value *in = val (c, x->value);
@@ -724,6 +857,9 @@ lower_reshape (lower_ctx *c)
   sn_status s;
   if ((s = input_lv (c, 0, &x)))
     return s;
+  if (x->kind == LV_CONST && strcmp (c->node->op_type, "Reshape") == 0
+      && (s = input_lv (c, 1, &shape)) == SN_OK)
+    return const_reshape (c, x, shape);
   if (x->kind == LV_CONST)
     return lower_const_passthrough (c, x);
   if (x->kind != LV_TENSOR && x->kind != LV_SHUFFLE5D)
@@ -827,16 +963,13 @@ static sn_status
 lower_slice (lower_ctx *c)
 {
   lvalue *x;
-  int64_t start, end, axis, step;
+  int64_t start = 0, end = 0, axis = 0, step = 1;
   sn_status s;
   if ((s = input_lv (c, 0, &x)) || (s = slice_params (c, &start, &end, &axis,
               &step)))
     return s;
-  if (x->kind == LV_CONST && x->i && step == 1 && (axis == 0 || axis == -1)) {
-    start = clamp_index (start, x->numel);
-    end = clamp_index (end, x->numel);
-    return const_int_output (c, x->i + start, end > start ? end - start : 0, 1);
-  }
+  if (x->kind == LV_CONST)
+    return const_slice (c, x, start, end, axis, step);
   if (x->kind != LV_TENSOR && x->kind != LV_SLICE)
     return require_tensor (c, x);
   if (x->nhwc_raw)
@@ -899,7 +1032,7 @@ try_merge_group_convs (lower_ctx *c, lvalue **in, int n, int out_value)
   int first = -1;
   sn_op *op0 = NULL;
   for (int k = 0; k < n; k++) {
-    int idx;
+    int idx = -1;
     sn_op *op = sole_producer (c, in[k]->value, &idx);
     if (op == NULL || op->kind != SN_OP_CONV || in[k]->uses != 1
         || op->res >= 0 || op->relu)
@@ -1034,7 +1167,7 @@ lower_concat (lower_ctx *c)
  * output size through out_h/out_w (>= 1) or an error. */
 static sn_status
 resolve_window (lower_ctx *c, int in_h, int in_w, int kh, int kw, int sh,
-    int sw, int *pads, int *out_h, int *out_w)
+    int sw, const int *extra, int *pads, int *out_h, int *out_w)
 {
   char buf[32];
   const char *auto_pad = sn_attr_string (c->node, "auto_pad", "NOTSET", buf,
@@ -1045,6 +1178,9 @@ resolve_window (lower_ctx *c, int in_h, int in_w, int kh, int kw, int sh,
   size_t np = sn_attr_ints (c->node, "pads", &p);
   if (np != 0 && np != 4)
     return NODE_ERR (c, SN_ERR_UNSUPPORTED, "pads has %zu values", np);
+  if (extra && strcmp (auto_pad, "NOTSET") != 0)
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "a Pad before auto_pad %s",
+        auto_pad);
   for (int d = 0; d < 2; d++) {
     if (strcmp (auto_pad, "SAME_UPPER") == 0
         || strcmp (auto_pad, "SAME_LOWER") == 0) {
@@ -1060,8 +1196,8 @@ resolve_window (lower_ctx *c, int in_h, int in_w, int kh, int kw, int sh,
     if (strcmp (auto_pad, "VALID") == 0) {
       pads[d] = pads[d + 2] = 0;
     } else if (strcmp (auto_pad, "NOTSET") == 0) {
-      pads[d] = np ? (int) p[d] : 0;
-      pads[d + 2] = np ? (int) p[d + 2] : 0;
+      pads[d] = (np ? (int) p[d] : 0) + (extra ? extra[d] : 0);
+      pads[d + 2] = (np ? (int) p[d + 2] : 0) + (extra ? extra[d + 2] : 0);
     } else {
       return NODE_ERR (c, SN_ERR_UNSUPPORTED, "auto_pad %s", auto_pad);
     }
@@ -1096,10 +1232,20 @@ read_hw_attr (lower_ctx *c, const char *name, int dflt, int *h, int *w)
   return SN_OK;
 }
 
-/* The activation a conv reads: a tensor or a channel slice of one. */
+/* The activation a conv reads: a tensor, a channel slice of one, or a
+ * zero-padded one (*extra_pads then points at its pads). */
 static sn_status
-conv_input (lower_ctx *c, lvalue *x, int *value, int *offset, int *channels)
+conv_input (lower_ctx *c, lvalue *x, int *value, int *offset, int *channels,
+    const int **extra_pads)
 {
+  *extra_pads = NULL;
+  if (x->kind == LV_PADDED) {
+    *value = x->value;
+    *offset = 0;
+    *channels = val (c, x->value)->c;
+    *extra_pads = x->pad;
+    return SN_OK;
+  }
   if (x->kind == LV_SLICE) {
     *value = x->value;
     *offset = x->slice_start;
@@ -1138,12 +1284,13 @@ lower_conv (lower_ctx *c)
 {
   lvalue *x, *w, *b = NULL;
   int in_v, in_off, cin, sh, sw, dh, dw;
+  const int *extra;
   sn_status s;
   if ((s = input_lv (c, 0, &x)) || (s = input_lv (c, 1, &w))
       || (s = require_const (c, w, true))
       || (c->node->n_input > 2 && c->node->input[2][0]
           && (s = input_lv (c, 2, &b)))
-      || (s = conv_input (c, x, &in_v, &in_off, &cin))
+      || (s = conv_input (c, x, &in_v, &in_off, &cin, &extra))
       || (s = read_hw_attr (c, "strides", 1, &sh, &sw))
       || (s = read_hw_attr (c, "dilations", 1, &dh, &dw)))
     return s;
@@ -1160,7 +1307,8 @@ lower_conv (lower_ctx *c)
   sn_value *in = val (c, in_v);
   int cout = (int) w->dims[0], kh = (int) w->dims[2], kw = (int) w->dims[3];
   int pads[4], oh, ow;
-  if ((s = resolve_window (c, in->h, in->w, kh, kw, sh, sw, pads, &oh, &ow)))
+  if ((s = resolve_window (c, in->h, in->w, kh, kw, sh, sw, extra, pads, &oh,
+              &ow)))
     return s;
   int out = sn_graph_add_value (c->g, cout, oh, ow);
   sn_op *op = out >= 0 ? add_op (c, SN_OP_CONV, in_v, out, cout) : NULL;
@@ -1329,8 +1477,16 @@ lower_pool (lower_ctx *c, sn_pool_kind kind)
   lvalue *x;
   int kh, kw, sh, sw, pads[4], oh, ow;
   sn_status s;
-  if ((s = input_lv (c, 0, &x)) || (s = materialize (c, x))
-      || (s = require_tensor (c, x))
+  if ((s = input_lv (c, 0, &x)))
+    return s;
+  /* Zeros padded in front of an average pool count in its divisor. */
+  const int *extra = x->kind == LV_PADDED && kind == SN_POOL_AVG ? x->pad : NULL;
+  const int64_t *own;
+  size_t n_own = extra ? sn_attr_ints (c->node, "pads", &own) : 0;
+  if (n_own == 4 && (own[0] || own[1] || own[2] || own[3]))
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED, "pads on both a Pad and its pool");
+  if ((!extra && (s = materialize (c, x))) || (s = extra ? SN_OK
+          : require_tensor (c, x))
       || (s = read_hw_attr (c, "kernel_shape", 0, &kh, &kw))
       || (s = read_hw_attr (c, "strides", 1, &sh, &sw)))
     return s;
@@ -1341,14 +1497,16 @@ lower_pool (lower_ctx *c, sn_pool_kind kind)
     return NODE_ERR (c, SN_ERR_UNSUPPORTED,
         "pooling needs a kernel_shape, no dilation and one output");
   sn_value *in = val (c, x->value);
-  if ((s = resolve_window (c, in->h, in->w, kh, kw, sh, sw, pads, &oh, &ow)))
+  if ((s = resolve_window (c, in->h, in->w, kh, kw, sh, sw, extra, pads, &oh,
+              &ow)))
     return s;
   int out = sn_graph_add_value (c->g, in->c, oh, ow);
   sn_op *op = out >= 0 ? add_op (c, SN_OP_POOL, x->value, out, in->c) : NULL;
   if (op == NULL)
     return oom (c);
   op->pool_kind = kind;
-  op->count_include_pad = sn_attr_int (c->node, "count_include_pad", 0) != 0;
+  op->count_include_pad = extra != NULL
+      || sn_attr_int (c->node, "count_include_pad", 0) != 0;
   op->kh = kh;
   op->kw = kw;
   op->stride_h = sh;
@@ -1462,6 +1620,50 @@ lower_softmax (lower_ctx *c)
   return new_tensor_output (c, out, x->view_rank);
 }
 
+/* Pad with zeros around the spatial axes: a pending view that the next Conv
+ * or AveragePool absorbs into its own padding. */
+static sn_status
+lower_pad (lower_ctx *c)
+{
+  lvalue *x, *p = NULL, *cv = NULL;
+  char buf[16];
+  sn_status s;
+  if ((s = input_lv (c, 0, &x)) || (s = require_tensor (c, x)))
+    return s;
+  const int64_t *pads;
+  int64_t np = (int64_t) sn_attr_ints (c->node, "pads", &pads);
+  float value = sn_attr_float (c->node, "value", 0.0f);
+  if (c->node->n_input > 1) {
+    if ((s = input_lv (c, 1, &p)) || (s = require_const (c, p, false)))
+      return s;
+    pads = p->i;
+    np = p->numel;
+    if (c->node->n_input > 2 && c->node->input[2][0]) {
+      if ((s = input_lv (c, 2, &cv)) || (s = require_const (c, cv, true)))
+        return s;
+      value = cv->numel ? cv->f[0] : 0.0f;
+    }
+  }
+  const char *mode = sn_attr_string (c->node, "mode", "constant", buf,
+      sizeof buf);
+  if (np != 8 || strcmp (mode, "constant") != 0 || value != 0.0f
+      || pads[0] || pads[1] || pads[4] || pads[5])
+    return NODE_ERR (c, SN_ERR_UNSUPPORTED,
+        "only zero padding of the two spatial axes is supported");
+  lvalue *o;
+  if ((s = new_output (c, 0, LV_PADDED, &o)))
+    return s;
+  o->value = x->value;
+  for (int k = 0; k < 2; k++) {
+    if (pads[2 + k] < 0 || pads[6 + k] < 0 || pads[2 + k] > 64
+        || pads[6 + k] > 64)
+      return NODE_ERR (c, SN_ERR_UNSUPPORTED, "pads must be in 0..64");
+    o->pad[k] = (int) pads[2 + k];
+    o->pad[k + 2] = (int) pads[6 + k];
+  }
+  return SN_OK;
+}
+
 /* Identity / Dropout (inference): the output is the input. */
 static sn_status
 lower_identity (lower_ctx *c)
@@ -1539,6 +1741,7 @@ static const struct {
   { "AveragePool", lower_avgpool }, { "GlobalAveragePool", lower_global_pool },
   { "ReduceMean", lower_global_pool }, { "Gemm", lower_dense },
   { "MatMul", lower_dense }, { "Softmax", lower_softmax },
+  { "Pad", lower_pad }, { "ConstantOfShape", lower_constant_of_shape },
 };
 
 static sn_status

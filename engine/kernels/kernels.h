@@ -84,6 +84,28 @@ typedef struct {
 
 typedef void (*sn_conv_kernel) (const sn_conv_args *a, int oy0, int oy1);
 
+/* ---- dense convolution, several output channels at once -----------------
+ * sn_conv_args' computation for every co in [co0, co1), sharing the input
+ * taps between channels (conv1 of ShuffleNet: 3 -> 24 channels):
+ *   out_rows[co][oy][ox] = epilogue( bias[co] + sum_{ci<cin, ky<kh, kx<kw}
+ *                 weight[((co*cin + ci)*kh + ky)*kw + kx] * in[ci][iy][ix] )
+ *   in       : cin planes [in_h][in_w] at in + ci*in_h*in_w
+ *   weight   : [cout][cin][kh][kw]; bias : [cout]
+ *   out_rows : [cout] plane pointers, each [out_h][out_w]; rows [oy0, oy1)
+ *              only; zero padding; no residual. */
+typedef struct {
+  int cin, cout, in_h, in_w, out_h, out_w;
+  int kh, kw, stride_h, stride_w, pad_top, pad_left;
+  const float *in;
+  const float *weight;
+  const float *bias;
+  float *const *out_rows;
+  bool relu;
+} sn_conv_multi_args;
+
+typedef void (*sn_conv_multi_kernel) (const sn_conv_multi_args *a, int co0,
+    int co1, int oy0, int oy1);
+
 /* ---- pooling of one plane ------------------------------------------------
  * Window k_h x k_w, strides, top/left pads; bottom/right pads implied by the
  * output size. MAX ignores padding. AVG divides by k_h*k_w when
@@ -120,6 +142,10 @@ float sn_plane_mean_f32 (const float *plane, size_t n);
 void sn_dense_f32__ref (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 
+/* sn_conv_multi by sn_conv_f32__ref per output channel (kernels_fast.c). */
+void sn_conv_multi_f32__ref (const sn_conv_multi_args *a, int co0, int co1,
+    int oy0, int oy1);
+
 /* Dense layer kernel, same contract as sn_dense_f32__ref. */
 typedef void (*sn_dense_kernel) (const float *x, int c_in,
     const float *weight, const float *bias, float *out, int k0, int k1);
@@ -133,6 +159,8 @@ size_t sn_pw_packed_size__avx512 (int cout, int cin);
 void sn_pw_pack__avx512 (const float *w, int cout, int cin, float *packed);
 void sn_dw_f32__avx512 (const sn_dw_args *a, int oy0, int oy1);
 void sn_conv_f32__avx512 (const sn_conv_args *a, int oy0, int oy1);
+void sn_conv_multi_f32__avx512 (const sn_conv_multi_args *a, int co0, int co1,
+    int oy0, int oy1);
 void sn_pool_f32__avx512 (const sn_pool_args *a, int oy0, int oy1);
 void sn_dense_f32__avx512 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
@@ -142,6 +170,8 @@ size_t sn_pw_packed_size__avx2 (int cout, int cin);
 void sn_pw_pack__avx2 (const float *w, int cout, int cin, float *packed);
 void sn_dw_f32__avx2 (const sn_dw_args *a, int oy0, int oy1);
 void sn_conv_f32__avx2 (const sn_conv_args *a, int oy0, int oy1);
+void sn_conv_multi_f32__avx2 (const sn_conv_multi_args *a, int co0, int co1,
+    int oy0, int oy1);
 void sn_pool_f32__avx2 (const sn_pool_args *a, int oy0, int oy1);
 void sn_dense_f32__avx2 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
@@ -158,6 +188,7 @@ typedef struct {
   sn_conv_kernel conv;
   sn_pool_kernel pool;
   sn_dense_kernel dense;
+  sn_conv_multi_kernel conv_multi;
   /* pw tiling hints for the operators: a [co0, co1) range starting and
    * ending at multiples of pw_block_co wastes no work (a partial block
    * computes all of its rows), and pixel ranges that are multiples of

@@ -8,6 +8,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The reference for sn_conv_multi: the single-plane reference, channel by
+ * channel. (Here rather than in kernels_ref.c: it only composes it.) */
+void
+sn_conv_multi_f32__ref (const sn_conv_multi_args *a, int co0, int co1,
+    int oy0, int oy1)
+{
+  size_t per_co = (size_t) a->cin * a->kh * a->kw;
+  for (int co = co0; co < co1; co++) {
+    sn_conv_args c = {
+      .cin = a->cin, .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
+      .out_w = a->out_w, .kh = a->kh, .kw = a->kw, .stride_h = a->stride_h,
+      .stride_w = a->stride_w, .pad_top = a->pad_top,
+      .pad_left = a->pad_left, .in = a->in,
+      .weight = a->weight + per_co * co, .bias = a->bias[co],
+      .out = a->out_rows[co], .res = NULL, .relu = a->relu,
+    };
+    sn_conv_f32__ref (&c, oy0, oy1);
+  }
+}
+
 static const sn_kernel_table table_ref = {
   .isa = "ref",
   .pw = sn_pw_f32__ref,
@@ -17,6 +37,7 @@ static const sn_kernel_table table_ref = {
   .conv = sn_conv_f32__ref,
   .pool = sn_pool_f32__ref,
   .dense = sn_dense_f32__ref,
+  .conv_multi = sn_conv_multi_f32__ref,
   .pw_block_co = 1,
   .pw_block_px = 1,
 };

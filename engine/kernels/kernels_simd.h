@@ -107,16 +107,17 @@ pw_store_row (const sn_pw_args *a, int co, size_t p, const vf * acc,
   }
 }
 
-/* One micro-tile: output channels [cb*MR, cb*MR + MR) x nv vectors of
+/* One micro-tile: output channels [cb*MR, cb*MR + mr) x nv vectors of
  * pixels from p (the last one holding only the lanes in `tail` when
- * masked); rows outside [co0, co1) are computed but not stored.
+ * masked); rows outside [co0, co1) are computed but not stored. mr is MR,
+ * or MR/2 for a block whose upper half lies outside the tile.
  *   wb : packed block [cin][MR]; in : cin planes (stride in_plane). */
 SN_VINLINE void
 pw_tile (const sn_pw_args *a, const float *wb, int cb, int co0, int co1,
-    size_t p, const int nv, const bool masked, vmask tail)
+    size_t p, const int mr, const int nv, const bool masked, vmask tail)
 {
   vf acc[SN_PW_MR][SN_PW_NR];   /* [channel][pixel vector] */
-  for (int r = 0; r < SN_PW_MR; r++) {
+  for (int r = 0; r < mr; r++) {
     int co = cb * SN_PW_MR + r;
     vf b = vf_set1 (co < a->cout ? a->bias[co] : 0.0f);
     for (int v = 0; v < nv; v++)
@@ -128,109 +129,137 @@ pw_tile (const sn_pw_args *a, const float *wb, int cb, int co0, int co1,
     for (int v = 0; v < nv; v++)
       xv[v] = masked && v == nv - 1 ? vf_maskz_load (tail, x + v * VL) :
           vf_load (x + v * VL);
-    for (int r = 0; r < SN_PW_MR; r++) {
+    for (int r = 0; r < mr; r++) {
       vf w = vf_set1 (wb[r]);
       for (int v = 0; v < nv; v++)
         acc[r][v] = vf_fma (w, xv[v], acc[r][v]);
     }
   }
-  for (int r = 0; r < SN_PW_MR; r++) {
+#pragma GCC unroll 16
+  for (int r = 0; r < mr; r++) {
     int co = cb * SN_PW_MR + r;
     if (co >= co0 && co < co1)
       pw_store_row (a, co, p, acc[r], nv, masked, tail);
   }
 }
 
-/* The pixel tail: nv (< SN_PW_NR, or == with a partial last vector)
- * vectors, the last one masked. */
+/* All channel blocks of one pixel tile of nv vectors (compile-time). */
+SN_VINLINE void
+pw_tiles (const sn_pw_args *a, int co0, int co1, size_t p, const int nv,
+    const bool masked, vmask tail)
+{
+  const int half = SN_PW_MR / 2;
+  int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
+  for (int cb = cb0; cb < cb1; cb++) {
+    const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
+    if (co1 - cb * SN_PW_MR <= half)
+      pw_tile (a, wb, cb, co0, co1, p, half, nv, masked, tail);
+    else
+      pw_tile (a, wb, cb, co0, co1, p, SN_PW_MR, nv, masked, tail);
+  }
+}
+
+/* The pixel tail: n < NR*VL pixels in nv vectors, the last one masked. */
 static void
 pw_tail (const sn_pw_args *a, int co0, int co1, size_t p, size_t n)
 {
   int nv = (int) ((n + VL - 1) / VL);
   vmask tail = vm_first ((int) (n - (size_t) (nv - 1) * VL));
-  int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
-  for (int cb = cb0; cb < cb1; cb++) {
-    const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
-    switch (nv) {
+  switch (nv) {
 #define SN_PW_TAIL_CASE(k) \
-      case k: pw_tile (a, wb, cb, co0, co1, p, k, true, tail); break;
-      SN_PW_TAIL_CASE (1)
+    case k: pw_tiles (a, co0, co1, p, k, true, tail); break;
+    SN_PW_TAIL_CASE (1)
 #if SN_PW_NR >= 2
-      SN_PW_TAIL_CASE (2)
+    SN_PW_TAIL_CASE (2)
 #endif
 #if SN_PW_NR >= 3
-      SN_PW_TAIL_CASE (3)
+    SN_PW_TAIL_CASE (3)
 #endif
 #if SN_PW_NR >= 4
-      SN_PW_TAIL_CASE (4)
+    SN_PW_TAIL_CASE (4)
 #endif
 #if SN_PW_NR >= 5
-      SN_PW_TAIL_CASE (5)
+    SN_PW_TAIL_CASE (5)
 #endif
 #if SN_PW_NR >= 6
-      SN_PW_TAIL_CASE (6)
+    SN_PW_TAIL_CASE (6)
 #endif
 #if SN_PW_NR > 6
 #error "extend the SN_PW_TAIL_CASE list"
 #endif
 #undef SN_PW_TAIL_CASE
-      default:
-        assert (!"pixel tail longer than one tile");
-    }
+    default:
+      assert (!"pixel tail longer than one tile");
   }
 }
 
 /* Pixel tiles outside, channel blocks inside: one tile of `in`
- * (cin x MR*VL*NR floats) is reused by every block of output channels. */
+ * (cin x NR*VL floats) is reused by every block of output channels. */
 void
 SN_FN (sn_pw_f32) (const sn_pw_args *a, int co0, int co1, size_t p0,
     size_t p1)
 {
   assert (co0 >= 0 && co1 <= a->cout && p1 <= a->npix);
   const size_t tile = (size_t) SN_PW_NR * VL;
-  int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
   if (co0 >= co1 || p0 >= p1)
     return;
   size_t p = p0;
   for (; p + tile <= p1; p += tile)
-    for (int cb = cb0; cb < cb1; cb++)
-      pw_tile (a, a->weight + (size_t) cb * a->cin * SN_PW_MR, cb, co0, co1,
-          p, SN_PW_NR, false, vm_all ());
+    pw_tiles (a, co0, co1, p, SN_PW_NR, false, vm_all ());
   if (p < p1)
     pw_tail (a, co0, co1, p, p1 - p);
 }
 
 /* ================= taps of one input row, for one output vector ========
- * For output columns ox = x0 + j (j < VL), window column kx < kw:
+ * For output columns ox = x0 + j (j < VL), window column kx < kw (<= 8):
  *   t[kx][j] = row[ix], ix = ox * stride - pad_left + kx,
  * or `fill` where ix is outside [0, in_w). stride is 1 or 2. Lanes past the
- * output row hold unspecified values (never stored). */
+ * output row hold unspecified values (never stored). The load masks depend
+ * only on the columns, so row_cols computes them once for every row. */
+typedef struct {
+  bool inside;                  /* every load in [0, in_w): no masks */
+  vmask m[8];                   /* stride 1: per kx; 2: per (pair, half) */
+} row_cols;
+
 SN_VINLINE void
-row_taps (const float *row, int in_w, int x0, const int stride, int pad_left,
-    const int kw, vf fill, vf * t)
+row_cols_make (row_cols * rc, int in_w, int x0, const int stride,
+    int pad_left, const int kw)
 {
+  ptrdiff_t q0 = (ptrdiff_t) x0 * stride - pad_left;
   if (stride == 1) {
-    for (int kx = 0; kx < kw; kx++) {
-      ptrdiff_t ix = (ptrdiff_t) x0 - pad_left + kx;
-      if (ix >= 0 && ix + VL <= in_w)
-        t[kx] = vf_load (row + ix);
-      else
-        t[kx] = vf_mask_load (fill, vm_window (ix, in_w, VL), sn_at (row, ix));
-    }
+    rc->inside = q0 >= 0 && q0 + kw - 1 + VL <= in_w;
+    for (int kx = 0; kx < kw && !rc->inside; kx++)
+      rc->m[kx] = vm_window (q0 + kx, in_w, VL);
     return;
   }
-  /* stride 2: 2*VL consecutive inputs from q give taps kx (even lanes) and
-   * kx + 1 (odd lanes) */
+  /* stride 2: the 2*VL inputs from q0 + kx (kx even) give taps kx (even
+   * lanes) and kx + 1 (odd lanes) */
+  rc->inside = q0 >= 0 && q0 + (kw - 1) / 2 * 2 + 2 * VL <= in_w;
+  for (int kx = 0; kx < kw && !rc->inside; kx += 2) {
+    rc->m[kx] = vm_window (q0 + kx, in_w, VL);
+    rc->m[kx + 1] = vm_window (q0 + kx + VL, in_w, VL);
+  }
+}
+
+SN_VINLINE void
+row_taps (const float *row, const row_cols * rc, int x0, const int stride,
+    int pad_left, const int kw, vf fill, vf * t)
+{
+  ptrdiff_t q0 = (ptrdiff_t) x0 * stride - pad_left;
+  if (stride == 1) {
+    for (int kx = 0; kx < kw; kx++)
+      t[kx] = rc->inside ? vf_load (row + q0 + kx) :
+          vf_mask_load (fill, rc->m[kx], sn_at (row, q0 + kx));
+    return;
+  }
   for (int kx = 0; kx < kw; kx += 2) {
-    ptrdiff_t q = 2 * (ptrdiff_t) x0 - pad_left + kx;
     vf lo, hi;
-    if (q >= 0 && q + 2 * VL <= in_w) {
-      lo = vf_load (row + q);
-      hi = vf_load (row + q + VL);
+    if (rc->inside) {
+      lo = vf_load (row + q0 + kx);
+      hi = vf_load (row + q0 + kx + VL);
     } else {
-      lo = vf_mask_load (fill, vm_window (q, in_w, VL), sn_at (row, q));
-      hi = vf_mask_load (fill, vm_window (q + VL, in_w, VL),
-          sn_at (row, q + VL));
+      lo = vf_mask_load (fill, rc->m[kx], sn_at (row, q0 + kx));
+      hi = vf_mask_load (fill, rc->m[kx + 1], sn_at (row, q0 + kx + VL));
     }
     t[kx] = vf_even (lo, hi);
     if (kx + 1 < kw)
@@ -238,79 +267,197 @@ row_taps (const float *row, int in_w, int x0, const int stride, int pad_left,
   }
 }
 
+/* ============== 3x3 windows, one output row at a time ==================
+ * The loop shared by the depthwise 3x3 (WIN_FMA) and the 3x3 pools
+ * (WIN_MAX, WIN_AVG), stride_w 1 or 2; rows outside the input are skipped,
+ * padding columns read 0 (-FLT_MAX for max). */
+enum { WIN_FMA, WIN_MAX, WIN_AVG };
+
+typedef struct {
+  const float *in;              /* [in_h][in_w] */
+  int in_h, in_w;
+  float *out;                   /* [out_h][out_w] */
+  int out_w, stride_h, pad_top, pad_left;
+  vf w[9];                      /* WIN_FMA: [ky][kx] */
+  vf bias;                      /* WIN_FMA */
+  bool count_include_pad;       /* WIN_AVG */
+} win3;
+
+/* Taps inside the input per lane, for output columns x0 + j. */
+SN_VINLINE vf
+cols_inside (int in_w, int x0, int stride_w, int pad_left, int kw)
+{
+  vi ix0 = vi_iota (x0);
+  if (stride_w == 2)
+    ix0 = vi_add (ix0, ix0);
+  ix0 = vi_sub (ix0, vi_set1 (pad_left));
+  vi hi = vi_min (vi_add (ix0, vi_set1 (kw)), vi_set1 (in_w));
+  return vf_from_vi (vi_sub (hi, vi_max (ix0, vi_set1 (0))));
+}
+
+/* Output rows [oy0, oy1) of the column strip [x0, x0 + VL). */
+SN_VINLINE void
+win3_strip (const win3 * g, int oy0, int oy1, int x0, const int stride_w,
+    const int op, const bool relu)
+{
+  row_cols rc;                  /* the strip's load masks, for every row */
+  row_cols_make (&rc, g->in_w, x0, stride_w, g->pad_left, 3);
+  const vf fill = op == WIN_MAX ? vf_set1 (-FLT_MAX) : vf_zero ();
+  vf rcp_cols = vf_set1 (1.0f / 9.0f);  /* WIN_AVG: 1 / taps per row */
+  if (op == WIN_AVG && !g->count_include_pad)
+    rcp_cols = vf_div (vf_set1 (1.0f), cols_inside (g->in_w, x0, stride_w,
+            g->pad_left, 3));
+  for (int oy = oy0; oy < oy1; oy++) {
+    vf part[3];                 /* per ky: three short dependency chains */
+    int nrows = 0;
+    for (int ky = 0; ky < 3; ky++) {
+      int iy = oy * g->stride_h - g->pad_top + ky;
+      part[ky] = op == WIN_FMA && ky == 0 ? g->bias : fill;
+      if (iy < 0 || iy >= g->in_h)
+        continue;
+      vf t[3];
+      row_taps (g->in + (size_t) iy * g->in_w, &rc, x0, stride_w,
+          g->pad_left, 3, fill, t);
+      for (int kx = 0; kx < 3; kx++)
+        part[ky] = op == WIN_FMA ? vf_fma (g->w[3 * ky + kx], t[kx], part[ky])
+            : op == WIN_MAX ? vf_max (t[kx], part[ky])
+            : vf_add (part[ky], t[kx]);
+      nrows++;
+    }
+    vf acc = op == WIN_MAX ? vf_max (vf_max (part[0], part[1]), part[2])
+        : vf_add (vf_add (part[0], part[1]), part[2]);
+    if (op == WIN_AVG && g->count_include_pad)
+      acc = vf_mul (acc, rcp_cols);
+    else if (op == WIN_AVG)     /* nrows is 1..3 */
+      acc = vf_mul (acc, vf_mul (rcp_cols, vf_set1 (nrows == 3 ? 1.0f / 3
+                  : nrows == 2 ? 0.5f : 1.0f)));
+    vf_store_n (g->out + (size_t) oy * g->out_w + x0, vf_relu_if (acc, relu),
+        g->out_w - x0);
+  }
+}
+
+/* Column strips outside, rows inside: each strip's masks and divisors are
+ * computed once. */
+SN_VINLINE void
+win3_rows (const win3 * g, int oy0, int oy1, const int stride_w,
+    const int op, const bool relu)
+{
+  for (int x0 = 0; x0 < g->out_w; x0 += VL)
+    win3_strip (g, oy0, oy1, x0, stride_w, op, relu);
+}
+
 /* ========================= depthwise 3x3 ============================== */
 
 /* Stride 1, pad 1 all round, out size == in size: the plane is one flat
  * vector of H*W values and tap (dy, dx) is the value dy*W + dx away.
- * Taps falling off the top/bottom are masked loads; taps wrapping to the
- * neighbouring row (dx = -1 at column 0, dx = +1 at column W-1) are summed
- * per column (l, c, r) and dropped by a lane mask. */
+ * Taps wrapping to the neighbouring row (dx = -1 at column 0, dx = +1 at
+ * column W-1) are summed per column (l, c, r) and dropped by a lane mask;
+ * near the top and bottom (`edge`) loads are masked to the plane's rows. */
+typedef struct {
+  const float *in;              /* [H][W] */
+  float *out;                   /* [H][W] */
+  ptrdiff_t W, HW, o1;          /* width, plane size, end of the tile */
+  vf w[9];                      /* [ky][kx] */
+  vf bias;
+  vi wv, last, zero, step;      /* W, W - 1, 0, VL % W */
+} dw_flat;
+
+/* Outputs [o, o + VL) (the tile may end inside); ox : column per lane. */
+SN_VINLINE void
+dw_flat_step (const dw_flat * f, ptrdiff_t o, vi ox, const bool edge,
+    const bool relu)
+{
+  vmask ml = vm_ne (ox, f->zero), mr = vm_ne (ox, f->last);
+  vf col[3];                    /* sums of the dx = -1, 0, +1 taps */
+  if (!edge) {
+    for (int dx = 0; dx < 3; dx++) {
+      const float *p = f->in + o + dx - 1;
+      col[dx] = vf_fma (f->w[dx], vf_load (p - f->W),
+          dx == 1 ? f->bias : vf_zero ());
+      col[dx] = vf_fma (f->w[3 + dx], vf_load (p), col[dx]);
+      col[dx] = vf_fma (f->w[6 + dx], vf_load (p + f->W), col[dx]);
+    }
+  } else {
+    vi ov = vi_iota ((int) o);  /* flat index per lane */
+    vmask in = vm_gt (vi_set1 ((int) f->o1), ov);
+    vmask rows[3] = { vm_and (in, vm_gt (ov, vi_sub (f->wv, vi_set1 (1)))),
+      in, vm_and (in, vm_gt (vi_set1 ((int) (f->HW - f->W)), ov))
+    };
+    vmask cols[3] = { ml, vm_all (), mr };
+    for (int dx = 0; dx < 3; dx++) {
+      col[dx] = dx == 1 ? f->bias : vf_zero ();
+      for (int dy = 0; dy < 3; dy++) {
+        ptrdiff_t off = o + (dy - 1) * f->W + dx - 1;
+        vf x = vf_maskz_load (vm_and (rows[dy], cols[dx]), sn_at (f->in, off));
+        col[dx] = vf_fma (f->w[3 * dy + dx], x, col[dx]);
+      }
+    }
+  }
+  vf acc = vf_mask_add (col[1], ml, col[0]);
+  acc = vf_relu_if (vf_mask_add (acc, mr, col[2]), relu);
+  if (edge)
+    vf_store_n (f->out + o, acc, (int) (f->o1 - o));
+  else
+    vf_store (f->out + o, acc);
+}
+
+SN_VINLINE void
+dw3x3_s1_flat_ (const sn_dw_args *a, int oy0, int oy1, const bool relu)
+{
+  dw_flat f = {.in = a->in,.out = a->out,.W = a->in_w,
+    .HW = (ptrdiff_t) a->in_h * a->in_w,.o1 = (ptrdiff_t) oy1 * a->in_w,
+    .bias = vf_set1 (a->bias),.wv = vi_set1 (a->in_w),
+    .last = vi_set1 (a->in_w - 1),.zero = vi_set1 (0),
+    .step = vi_set1 (VL % a->in_w)
+  };
+  for (int i = 0; i < 9; i++)
+    f.w[i] = vf_set1 (a->weight[i]);
+  ptrdiff_t o = (ptrdiff_t) oy0 * f.W;
+  vi ox = vi_iota (0);          /* column of each lane */
+  for (int i = 0; i <= VL / f.W; i++)
+    ox = vi_wrap (ox, f.wv);
+  /* top rows, body (every tap inside the plane, whole vectors), bottom */
+  for (; o < f.o1 && o < f.W + 1; o += VL) {
+    dw_flat_step (&f, o, ox, true, relu);
+    ox = vi_wrap (vi_add (ox, f.step), f.wv);
+  }
+  for (; o + VL <= f.o1 && o + VL + f.W + 1 <= f.HW; o += VL) {
+    dw_flat_step (&f, o, ox, false, relu);
+    ox = vi_wrap (vi_add (ox, f.step), f.wv);
+  }
+  for (; o < f.o1; o += VL) {
+    dw_flat_step (&f, o, ox, true, relu);
+    ox = vi_wrap (vi_add (ox, f.step), f.wv);
+  }
+}
+
 static void
 dw3x3_s1_flat (const sn_dw_args *a, int oy0, int oy1)
 {
-  const ptrdiff_t W = a->in_w, HW = (ptrdiff_t) a->in_h * a->in_w;
-  const float *in = a->in;      /* [H][W] */
-  vf w[9];                      /* [ky][kx] */
-  for (int i = 0; i < 9; i++)
-    w[i] = vf_set1 (a->weight[i]);
-  const vf bias = vf_set1 (a->bias);
-  const vi wv = vi_set1 ((int) W), last = vi_set1 ((int) W - 1),
-      zero = vi_set1 (0), step = vi_set1 (VL % (int) W);
-  ptrdiff_t o = (ptrdiff_t) oy0 * W, o1 = (ptrdiff_t) oy1 * W;
-  vi ox = vi_iota (0);          /* column of each lane */
-  for (int i = 0; i <= VL / W; i++)
-    ox = vi_wrap (ox, wv);
-  for (; o < o1; o += VL) {
-    int n = o1 - o < VL ? (int) (o1 - o) : VL;
-    vf col[3];                  /* sums of the dx = -1, 0, +1 taps */
-    if (o - W - 1 >= 0 && o + VL + W + 1 <= HW) {
-      for (int dx = 0; dx < 3; dx++) {
-        const float *p = in + o + dx - 1;
-        col[dx] = vf_fma (w[dx], vf_load (p - W), dx == 1 ? bias : vf_zero ());
-        col[dx] = vf_fma (w[3 + dx], vf_load (p), col[dx]);
-        col[dx] = vf_fma (w[6 + dx], vf_load (p + W), col[dx]);
-      }
-    } else {
-      for (int dx = 0; dx < 3; dx++) {
-        col[dx] = dx == 1 ? bias : vf_zero ();
-        for (int dy = 0; dy < 3; dy++) {
-          ptrdiff_t off = o + (dy - 1) * W + dx - 1;
-          vf x = vf_maskz_load (vm_window (off, HW, VL), sn_at (in, off));
-          col[dx] = vf_fma (w[3 * dy + dx], x, col[dx]);
-        }
-      }
-    }
-    vf acc = vf_mask_add (col[1], vm_ne (ox, zero), col[0]);
-    acc = vf_mask_add (acc, vm_ne (ox, last), col[2]);
-    vf_store_n (a->out + o, vf_relu_if (acc, a->relu), n);
-    ox = vi_wrap (vi_add (ox, step), wv);
-  }
+  if (a->relu)
+    dw3x3_s1_flat_ (a, oy0, oy1, true);
+  else
+    dw3x3_s1_flat_ (a, oy0, oy1, false);
 }
 
 /* Any pads, stride 1 or 2: one output row at a time, VL columns a step. */
 static void
-dw3x3_rows (const sn_dw_args *a, int oy0, int oy1, const int stride)
+dw3x3_rows (const sn_dw_args *a, int oy0, int oy1)
 {
-  vf w[9];                      /* [ky][kx] */
+  win3 g = {.in = a->in,.in_h = a->in_h,.in_w = a->in_w,.out = a->out,
+    .out_w = a->out_w,.stride_h = a->stride,.pad_top = a->pad_top,
+    .pad_left = a->pad_left,.bias = vf_set1 (a->bias)
+  };
   for (int i = 0; i < 9; i++)
-    w[i] = vf_set1 (a->weight[i]);
-  for (int oy = oy0; oy < oy1; oy++) {
-    float *out = a->out + (size_t) oy * a->out_w;       /* [out_w] */
-    for (int x0 = 0; x0 < a->out_w; x0 += VL) {
-      vf acc = vf_set1 (a->bias);
-      for (int ky = 0; ky < 3; ky++) {
-        int iy = oy * stride - a->pad_top + ky;
-        if (iy < 0 || iy >= a->in_h)
-          continue;
-        vf t[3];
-        row_taps (a->in + (size_t) iy * a->in_w, a->in_w, x0, stride,
-            a->pad_left, 3, vf_zero (), t);
-        for (int kx = 0; kx < 3; kx++)
-          acc = vf_fma (w[3 * ky + kx], t[kx], acc);
-      }
-      vf_store_n (out + x0, vf_relu_if (acc, a->relu), a->out_w - x0);
-    }
-  }
+    g.w[i] = vf_set1 (a->weight[i]);
+  if (a->stride == 2 && a->relu)
+    win3_rows (&g, oy0, oy1, 2, WIN_FMA, true);
+  else if (a->stride == 2)
+    win3_rows (&g, oy0, oy1, 2, WIN_FMA, false);
+  else if (a->relu)
+    win3_rows (&g, oy0, oy1, 1, WIN_FMA, true);
+  else
+    win3_rows (&g, oy0, oy1, 1, WIN_FMA, false);
 }
 
 void
@@ -324,10 +471,8 @@ SN_FN (sn_dw_f32) (const sn_dw_args *a, int oy0, int oy1)
   if (a->stride == 1 && a->pad_top == 1 && a->pad_left == 1
       && a->in_w == a->out_w && a->in_h == a->out_h)
     dw3x3_s1_flat (a, oy0, oy1);
-  else if (a->stride == 1)
-    dw3x3_rows (a, oy0, oy1, 1);
   else
-    dw3x3_rows (a, oy0, oy1, 2);
+    dw3x3_rows (a, oy0, oy1);
 }
 
 /* ========================= dense convolution ==========================
@@ -346,6 +491,8 @@ conv_rows (const sn_conv_args *a, int oy0, int oy1, const int stride_w,
       vf acc[8];                /* [kx] */
       for (int kx = 0; kx < kw; kx++)
         acc[kx] = vf_zero ();
+      row_cols rc;
+      row_cols_make (&rc, a->in_w, x0, stride_w, a->pad_left, kw);
       for (int ci = 0; ci < a->cin; ci++) {
         const float *in = a->in + ci * in_plane;        /* [in_h][in_w] */
         const float *w = a->weight + (size_t) ci * a->kh * kw;  /* [kh][kw] */
@@ -354,7 +501,7 @@ conv_rows (const sn_conv_args *a, int oy0, int oy1, const int stride_w,
           if (iy < 0 || iy >= a->in_h)
             continue;
           vf t[8];
-          row_taps (in + (size_t) iy * a->in_w, a->in_w, x0, stride_w,
+          row_taps (in + (size_t) iy * a->in_w, &rc, x0, stride_w,
               a->pad_left, kw, vf_zero (), t);
           for (int kx = 0; kx < kw; kx++)
             acc[kx] = vf_fma (vf_set1 (w[ky * kw + kx]), t[kx], acc[kx]);
@@ -388,22 +535,120 @@ SN_FN (sn_conv_f32) (const sn_conv_args *a, int oy0, int oy1)
     conv_rows (a, oy0, oy1, 1, a->kw);
 }
 
+/* ================ dense convolution, many output channels ==============
+ * As a GEMM: a band of output rows is unrolled into a patch matrix
+ *   patch[k][p], k = (ci*kh + ky)*kw + kx < K, p = r*out_w + ox (row r of
+ *   the band), = in[ci][iy][ix] or 0 in the padding,
+ * and the pointwise kernel multiplies the [cout][K] weights (packed on the
+ * stack) with it, writing each channel's band of rows (contiguous in its
+ * plane) with bias and ReLU. Geometry beyond the stack buffers, or not
+ * kw <= 8 with stride_w 1 or 2, runs the single-plane kernel per channel. */
+#define SN_CONV_PATCH_FLOATS 8192       /* 32 KiB: K x band pixels */
+#define SN_CONV_WEIGHT_FLOATS 4096      /* packed [cout][K] */
+#define SN_CONV_MAX_COUT 256
+
+/* patch rows for output rows [oy, oy + nr): [K][nr * out_w] */
+SN_VINLINE void
+conv_im2col_ (const sn_conv_multi_args *a, int oy, int nr, float *patch,
+    const int stride_w, const int kw)
+{
+  const size_t in_plane = (size_t) a->in_h * a->in_w;
+  const size_t np = (size_t) nr * a->out_w;
+  for (int r = 0; r < nr; r++)
+    for (int x0 = 0; x0 < a->out_w; x0 += VL) {
+      int n = a->out_w - x0 < VL ? a->out_w - x0 : VL;
+      row_cols rc;
+      row_cols_make (&rc, a->in_w, x0, stride_w, a->pad_left, kw);
+      float *dst = patch + (size_t) r * a->out_w + x0;  /* [K][np] */
+      for (int ci = 0; ci < a->cin; ci++)
+        for (int ky = 0; ky < a->kh; ky++, dst += np * kw) {
+          int iy = (oy + r) * a->stride_h - a->pad_top + ky;
+          vf t[8];
+          if (iy < 0 || iy >= a->in_h)
+            for (int kx = 0; kx < kw; kx++)
+              t[kx] = vf_zero ();
+          else
+            row_taps (a->in + ci * in_plane + (size_t) iy * a->in_w, &rc, x0,
+                stride_w, a->pad_left, kw, vf_zero (), t);
+          for (int kx = 0; kx < kw; kx++)
+            vf_store_n (dst + np * kx, t[kx], n);
+        }
+    }
+}
+
+static void
+conv_im2col (const sn_conv_multi_args *a, int oy, int nr, float *patch)
+{
+  if (a->kw == 3 && a->stride_w == 2)
+    conv_im2col_ (a, oy, nr, patch, 2, 3);
+  else if (a->kw == 3)
+    conv_im2col_ (a, oy, nr, patch, 1, 3);
+  else if (a->stride_w == 2)
+    conv_im2col_ (a, oy, nr, patch, 2, a->kw);
+  else
+    conv_im2col_ (a, oy, nr, patch, 1, a->kw);
+}
+
+static void
+conv_multi_gemm (const sn_conv_multi_args *a, int co0, int co1, int oy0,
+    int oy1)
+{
+  const int K = a->cin * a->kh * a->kw, nco = co1 - co0;
+  float packed[SN_CONV_WEIGHT_FLOATS];  /* pw packing of [nco][K] */
+  float patch[SN_CONV_PATCH_FLOATS];    /* [K][band pixels] */
+  float *rows[SN_CONV_MAX_COUT];        /* band start in each plane */
+  /* a band of about 4 pixel tiles, as many whole rows as fit */
+  int nr = (4 * SN_PW_NR * VL + a->out_w - 1) / a->out_w;
+  if ((size_t) nr * a->out_w * K > SN_CONV_PATCH_FLOATS)
+    nr = SN_CONV_PATCH_FLOATS / (a->out_w * K);
+  SN_FN (sn_pw_pack) (a->weight + (size_t) co0 * K, nco, K, packed);
+  for (int oy = oy0; oy < oy1; oy += nr) {
+    int n = oy1 - oy < nr ? oy1 - oy : nr;
+    conv_im2col (a, oy, n, patch);
+    for (int c = 0; c < nco; c++)
+      rows[c] = a->out_rows[co0 + c] + (size_t) oy * a->out_w;
+    sn_pw_args g = {
+      .cin = K, .cout = nco, .npix = (size_t) n * a->out_w, .in = patch,
+      .in_plane = (size_t) n * a->out_w, .weight = packed,
+      .bias = a->bias + co0, .out_rows = rows, .res_rows = NULL,
+      .relu = a->relu,
+    };
+    SN_FN (sn_pw_f32) (&g, 0, nco, 0, g.npix);
+  }
+}
+
+void
+SN_FN (sn_conv_multi_f32) (const sn_conv_multi_args *a, int co0, int co1,
+    int oy0, int oy1)
+{
+  assert (co0 >= 0 && co1 <= a->cout && oy0 >= 0 && oy1 <= a->out_h);
+  const size_t K = (size_t) a->cin * a->kh * a->kw;
+  if (co0 >= co1 || oy0 >= oy1)
+    return;
+  if ((a->stride_w == 1 || a->stride_w == 2) && a->kw <= 8
+      && K * a->out_w <= SN_CONV_PATCH_FLOATS && co1 - co0 <= SN_CONV_MAX_COUT
+      && SN_FN (sn_pw_packed_size) (co1 - co0, (int) K)
+      <= SN_CONV_WEIGHT_FLOATS) {
+    conv_multi_gemm (a, co0, co1, oy0, oy1);
+    return;
+  }
+  for (int co = co0; co < co1; co++) {
+    sn_conv_args c = {
+      .cin = a->cin, .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
+      .out_w = a->out_w, .kh = a->kh, .kw = a->kw,
+      .stride_h = a->stride_h, .stride_w = a->stride_w,
+      .pad_top = a->pad_top, .pad_left = a->pad_left, .in = a->in,
+      .weight = a->weight + K * co, .bias = a->bias[co],
+      .out = a->out_rows[co], .res = NULL, .relu = a->relu,
+    };
+    SN_FN (sn_conv_f32) (&c, oy0, oy1);
+  }
+}
+
 /* ============================== pooling ===============================
  * stride_w 1 or 2, k_w <= 8, and every window overlaps the input (else the
  * reference, which then writes 0). Padding taps read -FLT_MAX (max) or 0
  * (average), exactly what the reference skips. */
-
-/* Taps inside the input per lane, for output columns x0 + j. */
-SN_VINLINE vf
-pool_cols_inside (const sn_pool_args *a, int x0)
-{
-  vi ix0 = vi_iota (x0);
-  if (a->stride_w == 2)
-    ix0 = vi_add (ix0, ix0);
-  ix0 = vi_sub (ix0, vi_set1 (a->pad_left));
-  vi hi = vi_min (vi_add (ix0, vi_set1 (a->k_w)), vi_set1 (a->in_w));
-  return vf_from_vi (vi_sub (hi, vi_max (ix0, vi_set1 (0))));
-}
 
 SN_VINLINE void
 pool_rows (const sn_pool_args *a, int oy0, int oy1, const int stride_w,
@@ -418,12 +663,14 @@ pool_rows (const sn_pool_args *a, int oy0, int oy1, const int stride_w,
         - (iy0 > 0 ? iy0 : 0);
     for (int x0 = 0; x0 < a->out_w; x0 += VL) {
       vf acc = fill;
+      row_cols rc;
+      row_cols_make (&rc, a->in_w, x0, stride_w, a->pad_left, kw);
       for (int ky = 0; ky < a->k_h; ky++) {
         int iy = iy0 + ky;
         if (iy < 0 || iy >= a->in_h)
           continue;
         vf t[8];
-        row_taps (a->in + (size_t) iy * a->in_w, a->in_w, x0, stride_w,
+        row_taps (a->in + (size_t) iy * a->in_w, &rc, x0, stride_w,
             a->pad_left, kw, fill, t);
         for (int kx = 0; kx < kw; kx++)
           acc = is_max ? vf_max (t[kx], acc) : vf_add (acc, t[kx]);
@@ -431,10 +678,33 @@ pool_rows (const sn_pool_args *a, int oy0, int oy1, const int stride_w,
       if (!is_max && a->count_include_pad)
         acc = vf_div (acc, vf_set1 ((float) (a->k_h * a->k_w)));
       else if (!is_max)
-        acc = vf_div (acc, vf_mul (pool_cols_inside (a, x0),
-                vf_set1 ((float) rows)));
+        acc = vf_div (acc, vf_mul (cols_inside (a->in_w, x0, stride_w,
+                    a->pad_left, a->k_w), vf_set1 ((float) rows)));
       vf_store_n (out + x0, vf_relu_if (acc, a->relu), a->out_w - x0);
     }
+  }
+}
+
+static void
+pool3x3 (const sn_pool_args *a, int oy0, int oy1)
+{
+  win3 g = {.in = a->in,.in_h = a->in_h,.in_w = a->in_w,.out = a->out,
+    .out_w = a->out_w,.stride_h = a->stride_h,.pad_top = a->pad_top,
+    .pad_left = a->pad_left,.count_include_pad = a->count_include_pad
+  };
+  int op = a->kind == SN_POOL_MAX ? WIN_MAX : WIN_AVG;
+  switch (op * 4 + (a->stride_w - 1) * 2 + a->relu) {
+#define SN_POOL3_CASE(o, s, r) \
+    case o * 4 + (s - 1) * 2 + r: win3_rows (&g, oy0, oy1, s, o, r); break;
+    SN_POOL3_CASE (WIN_MAX, 1, 0)
+    SN_POOL3_CASE (WIN_MAX, 1, 1)
+    SN_POOL3_CASE (WIN_MAX, 2, 0)
+    SN_POOL3_CASE (WIN_MAX, 2, 1)
+    SN_POOL3_CASE (WIN_AVG, 1, 0)
+    SN_POOL3_CASE (WIN_AVG, 1, 1)
+    SN_POOL3_CASE (WIN_AVG, 2, 0)
+    SN_POOL3_CASE (WIN_AVG, 2, 1)
+#undef SN_POOL3_CASE
   }
 }
 
@@ -450,10 +720,8 @@ SN_FN (sn_pool_f32) (const sn_pool_args *a, int oy0, int oy1)
     sn_pool_f32__ref (a, oy0, oy1);
     return;
   }
-  if (a->k_w == 3 && a->stride_w == 2)
-    pool_rows (a, oy0, oy1, 2, 3);
-  else if (a->k_w == 3)
-    pool_rows (a, oy0, oy1, 1, 3);
+  if (a->k_w == 3 && a->k_h == 3)
+    pool3x3 (a, oy0, oy1);
   else if (a->stride_w == 2)
     pool_rows (a, oy0, oy1, 2, a->k_w);
   else
@@ -510,6 +778,7 @@ const sn_kernel_table SN_FN (sn_kernel_table) = {
   .conv = SN_FN (sn_conv_f32),
   .pool = SN_FN (sn_pool_f32),
   .dense = SN_FN (sn_dense_f32),
+  .conv_multi = SN_FN (sn_conv_multi_f32),
   .pw_block_co = SN_PW_MR,
   .pw_block_px = SN_PW_NR * VL,
 };

@@ -9,8 +9,10 @@
 #define SN_ISA_SUFFIX avx2
 #define SN_ISA_NAME "avx2"
 #define VL 8                    /* float lanes per vector */
+#ifndef SN_PW_MR
 #define SN_PW_MR 4              /* pw micro-tile: output channels ... */
 #define SN_PW_NR 3              /* ... x vectors of pixels (3 x 8 = 24) */
+#endif
 
 typedef __m256 vf;              /* VL floats */
 typedef __m256i vi;             /* VL int32 */
@@ -204,6 +206,13 @@ vi_wrap (vi a, vi b)
 {
   vi lt = _mm256_cmpgt_epi32 (b, a);
   return _mm256_sub_epi32 (a, _mm256_andnot_si256 (lt, b));
+}
+
+/* a > b, per lane */
+SN_VINLINE vmask
+vm_gt (vi a, vi b)
+{
+  return _mm256_cmpgt_epi32 (a, b);
 }
 
 SN_VINLINE vmask

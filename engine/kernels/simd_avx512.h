@@ -9,8 +9,10 @@
 #define SN_ISA_SUFFIX avx512
 #define SN_ISA_NAME "avx512"
 #define VL 16                   /* float lanes per vector */
-#define SN_PW_MR 4              /* pw micro-tile: output channels ... */
-#define SN_PW_NR 6              /* ... x vectors of pixels (6 x 16 = 96) */
+#ifndef SN_PW_MR
+#define SN_PW_MR 8              /* pw micro-tile: output channels ... */
+#define SN_PW_NR 3              /* ... x vectors of pixels (3 x 16 = 48) */
+#endif
 
 typedef __m512 vf;              /* VL floats */
 typedef __m512i vi;             /* VL int32 */
@@ -197,6 +199,13 @@ SN_VINLINE vi
 vi_wrap (vi a, vi b)
 {
   return _mm512_mask_sub_epi32 (a, _mm512_cmpge_epi32_mask (a, b), a, b);
+}
+
+/* a > b, per lane */
+SN_VINLINE vmask
+vm_gt (vi a, vi b)
+{
+  return _mm512_cmpgt_epi32_mask (a, b);
 }
 
 SN_VINLINE vmask

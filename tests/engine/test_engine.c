@@ -1,0 +1,222 @@
+/* test_engine.c - the engine's public API: bad input gets a clear error
+ * (never a crash), batches and thread counts agree, helpers are right.
+ *
+ *   test_engine GOOD.onnx UNSUPPORTED.onnx
+ * GOOD is a small NCHW ShuffleNet; UNSUPPORTED uses an op the engine refuses
+ * (both come from tests/variants/gen_models.py). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shufflenet.h"
+
+static int passed, failed;
+
+#define CHECK(cond, ...) do {                                        \
+    if (cond) { passed++; } else {                                   \
+      failed++; printf ("FAIL %s:%d: ", __FILE__, __LINE__);         \
+      printf (__VA_ARGS__); printf ("\n"); }                         \
+  } while (0)
+
+static unsigned char *
+read_all (const char *path, size_t *size)
+{
+  FILE *f = fopen (path, "rb");
+  if (!f)
+    return NULL;
+  fseek (f, 0, SEEK_END);
+  *size = (size_t) ftell (f);
+  fseek (f, 0, SEEK_SET);
+  unsigned char *d = malloc (*size);
+  if (d && fread (d, 1, *size, f) != *size) {
+    free (d);
+    d = NULL;
+  }
+  fclose (f);
+  return d;
+}
+
+/* Loading must fail with `want` and a non-empty message mentioning `word`. */
+static void
+expect_file_error (const char *path, sn_status want, const char *word)
+{
+  sn_model *m = (sn_model *) 0x1;
+  sn_error err = { 0 };
+  sn_status s = sn_model_load_file (path, &m, &err);
+  CHECK (s == want && m == NULL && err.status == want
+      && strlen (err.message) > 0 && (!word || strstr (err.message, word)),
+      "%s: got %s '%s', want %s mentioning '%s'", path, sn_status_name (s),
+      err.message, sn_status_name (want), word ? word : "");
+}
+
+static void
+test_bad_files (const char *unsupported)
+{
+  char dir[] = "/tmp/sn-test-XXXXXX";
+  CHECK (mkdtemp (dir) != NULL, "mkdtemp");
+  char path[256];
+  expect_file_error ("/nonexistent/model.onnx", SN_ERR_IO, "/nonexistent");
+  expect_file_error (dir, SN_ERR_IO, "not a regular file");
+  snprintf (path, sizeof path, "%s/empty.onnx", dir);
+  fclose (fopen (path, "wb"));
+  expect_file_error (path, SN_ERR_IO, "empty");
+  snprintf (path, sizeof path, "%s/text.onnx", dir);
+  FILE *f = fopen (path, "wb");
+  fputs ("this is a labels file, not a model\nsecond line\n", f);
+  fclose (f);
+  expect_file_error (path, SN_ERR_PARSE, "not an ONNX model");
+  unlink (path);
+  snprintf (path, sizeof path, "%s/empty.onnx", dir);
+  unlink (path);
+  rmdir (dir);
+  /* The unsupported op is named with its node. */
+  expect_file_error (unsupported, SN_ERR_UNSUPPORTED, "(LeakyRelu)");
+}
+
+static void
+test_corrupt_bytes (const unsigned char *good, size_t size)
+{
+  sn_model *m;
+  sn_error err;
+  /* Truncations: inside the graph they must fail; anywhere, never crash. */
+  int truncated_failures = 0, truncations = 0;
+  for (size_t cut = 0; cut < size; cut += size / 97 + 1) {
+    sn_status s = sn_model_load_memory (good, cut, &m, &err);
+    truncations++;
+    if (s != SN_OK) {
+      truncated_failures++;
+      CHECK (m == NULL && err.message[0], "truncated at %zu: no message", cut);
+    }
+    sn_model_free (m);
+  }
+  CHECK (truncated_failures >= truncations - 2,
+      "only %d of %d truncations refused", truncated_failures, truncations);
+  /* Random bytes and bit flips: a status, never a crash. */
+  unsigned char *buf = malloc (size);
+  srand (42);
+  for (int round = 0; round < 40; round++) {
+    for (size_t i = 0; i < size; i++)
+      buf[i] = (unsigned char) rand ();
+    sn_status s = sn_model_load_memory (buf, size, &m, &err);
+    CHECK (s != SN_OK && m == NULL, "random bytes round %d accepted", round);
+    sn_model_free (m);
+  }
+  int flips_loaded = 0;
+  for (int round = 0; round < 200; round++) {
+    memcpy (buf, good, size);
+    for (int k = 0; k < 8; k++)
+      buf[rand () % size] ^= (unsigned char) (1u << (rand () % 8));
+    if (sn_model_load_memory (buf, size, &m, &err) == SN_OK) {
+      flips_loaded++;        /* a flip in a weight is still a valid model */
+      sn_model_free (m);
+    } else {
+      CHECK (err.message[0] != '\0', "bit flip refused without a message");
+    }
+  }
+  printf ("corrupt: %d/%d truncations refused, %d/200 bit-flipped models "
+      "still valid\n", truncated_failures, truncations, flips_loaded);
+  free (buf);
+}
+
+static float
+max_abs_diff (const float *a, const float *b, size_t n)
+{
+  float d = 0.0f;
+  for (size_t i = 0; i < n; i++)
+    d = fmaxf (d, fabsf (a[i] - b[i]));
+  return d;
+}
+
+static void
+test_runs (const unsigned char *good, size_t size)
+{
+  sn_model *m;
+  sn_error err;
+  if (sn_model_load_memory (good, size, &m, &err) != SN_OK) {
+    CHECK (0, "good model refused: %s", err.message);
+    return;
+  }
+  sn_input_info in;
+  sn_model_input_info (m, &in);
+  int k = sn_model_num_classes (m), batch = 3;
+  size_t image = (size_t) in.channels * in.height * in.width;
+  float *x = malloc (sizeof (float) * image * batch);
+  float *y1 = malloc (sizeof (float) * k * batch);
+  float *y2 = malloc (sizeof (float) * k * batch);
+  float *single = malloc (sizeof (float) * k);
+  srand (7);
+  for (size_t i = 0; i < image * batch; i++)
+    x[i] = (float) rand () / RAND_MAX * 2.0f - 1.0f;
+  sn_context *c1, *c2;
+  CHECK (sn_context_create (m, 1, &c1, &err) == SN_OK, "%s", err.message);
+  CHECK (sn_context_create (m, 2, &c2, &err) == SN_OK, "%s", err.message);
+  CHECK (sn_context_threads (c2) == 2, "threads %d", sn_context_threads (c2));
+  CHECK (sn_context_run (c1, x, batch, y1, &err) == SN_OK, "%s", err.message);
+  CHECK (sn_context_run (c2, x, batch, y2, &err) == SN_OK, "%s", err.message);
+  /* Threads split work, they do not change any sum: identical results. */
+  CHECK (max_abs_diff (y1, y2, (size_t) k * batch) == 0.0f,
+      "1 vs 2 threads differ by %g", max_abs_diff (y1, y2, (size_t) k * batch));
+  for (int n = 0; n < batch; n++) {
+    sn_context_run (c2, x + image * n, 1, single, &err);
+    CHECK (max_abs_diff (single, y1 + (size_t) k * n, k) == 0.0f,
+        "image %d alone differs from the batch", n);
+  }
+  /* Bad arguments. */
+  CHECK (sn_context_run (c1, x, 0, y1, &err) == SN_ERR_INVALID_ARG
+      && strstr (err.message, "batch"), "batch 0: %s", err.message);
+  CHECK (sn_context_run (c1, NULL, 1, y1, &err) == SN_ERR_INVALID_ARG,
+      "NULL input accepted");
+  sn_context *bad = (sn_context *) 0x1;
+  CHECK (sn_context_create (m, -1, &bad, &err) == SN_ERR_INVALID_ARG
+      && bad == NULL && strstr (err.message, "threads"), "threads -1 accepted");
+  sn_context_free (c1);
+  sn_context_free (c2);
+  sn_model_free (m);
+  free (x);
+  free (y1);
+  free (y2);
+  free (single);
+}
+
+static void
+test_helpers (void)
+{
+  float s[6] = { 0.1f, 3.0f, -1.0f, 3.0f, 2.5f, 0.0f };
+  int idx[6];
+  float val[6];
+  CHECK (sn_top_k (s, 6, 3, idx, val) == 3 && idx[0] == 1 && idx[1] == 3
+      && idx[2] == 4 && val[2] == 2.5f, "top-3 %d %d %d", idx[0], idx[1],
+      idx[2]);
+  CHECK (sn_top_k (s, 6, 10, idx, NULL) == 6 && idx[5] == 2, "top-k > n");
+  CHECK (sn_top_k (s, 6, 0, idx, NULL) == 0, "top-0");
+  float p[3] = { 1000.0f, 1000.0f, -1000.0f };
+  sn_softmax (p, 3);
+  CHECK (fabsf (p[0] - 0.5f) < 1e-6f && fabsf (p[1] - 0.5f) < 1e-6f
+      && p[2] == 0.0f, "softmax of large logits: %g %g %g", p[0], p[1], p[2]);
+  CHECK (strcmp (sn_status_name (SN_ERR_UNSUPPORTED), "unsupported model") == 0,
+      "status name");
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc != 3) {
+    fprintf (stderr, "usage: test_engine GOOD.onnx UNSUPPORTED.onnx\n");
+    return 2;
+  }
+  size_t size;
+  unsigned char *good = read_all (argv[1], &size);
+  if (good == NULL) {
+    fprintf (stderr, "cannot read %s\n", argv[1]);
+    return 2;
+  }
+  test_helpers ();
+  test_bad_files (argv[2]);
+  test_corrupt_bytes (good, size);
+  test_runs (good, size);
+  free (good);
+  printf ("engine: %d passed, %d failed\n", passed, failed);
+  return failed ? 1 : 0;
+}
