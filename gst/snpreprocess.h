@@ -13,7 +13,7 @@
  * Positions are clamped to [0, W-1] x [0, H-1] (edge replication), then
  * the four neighbours are blended bilinearly. There is no antialiasing
  * filter: a 1080p frame is point-sampled at 4 source pixels per tensor
- * pixel, exactly like cv2.resize INTER_LINEAR.
+ * pixel, the sampling cv2.resize INTER_LINEAR does (in float here).
  *  - SN_RESIZE_STRETCH: Rw x Rh = out_width x out_height, left = top = 0.
  *  - SN_RESIZE_CROP: Megvii's validation transform (OpencvResize +
  *    torchvision CenterCrop): the short side becomes S = short_side (0:
