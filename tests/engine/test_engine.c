@@ -14,6 +14,18 @@
 
 static int passed, failed;
 
+/* Allocation counting: the test links with -Wl,--wrap=malloc,... so every
+ * allocation made by the engine's static library passes through here. */
+static long allocations;
+void *__real_malloc (size_t n);
+void *__real_calloc (size_t n, size_t m);
+void *__real_realloc (void *p, size_t n);
+void *__real_aligned_alloc (size_t a, size_t n);
+void *__wrap_malloc (size_t n) { allocations++; return __real_malloc (n); }
+void *__wrap_calloc (size_t n, size_t m) { allocations++; return __real_calloc (n, m); }
+void *__wrap_realloc (void *p, size_t n) { allocations++; return __real_realloc (p, n); }
+void *__wrap_aligned_alloc (size_t a, size_t n) { allocations++; return __real_aligned_alloc (a, n); }
+
 #define CHECK(cond, ...) do {                                        \
     if (cond) { passed++; } else {                                   \
       failed++; printf ("FAIL %s:%d: ", __FILE__, __LINE__);         \
@@ -163,6 +175,16 @@ test_runs (const unsigned char *good, size_t size)
     CHECK (max_abs_diff (single, y1 + (size_t) k * n, k) == 0.0f,
         "image %d alone differs from the batch", n);
   }
+  /* After the first run nothing is allocated, batched or not. */
+  long before = allocations;
+  for (int r = 0; r < 5; r++) {
+    sn_context_run (c1, x, 1, y1, &err);
+    sn_context_run (c2, x, 1, y2, &err);
+    sn_context_run (c2, x, batch, y2, &err);
+  }
+  CHECK (allocations == before, "%ld allocations during warm runs",
+      allocations - before);
+  CHECK (before > 0, "allocation counting is not wired (no allocation seen)");
   /* Bad arguments. */
   CHECK (sn_context_run (c1, x, 0, y1, &err) == SN_ERR_INVALID_ARG
       && strstr (err.message, "batch"), "batch 0: %s", err.message);
