@@ -126,16 +126,23 @@ sn_model_load_file (const char *path, sn_model **model, sn_error *err)
   if (path == NULL || model == NULL)
     return sn_set_error (err, SN_ERR_INVALID_ARG, "NULL argument");
   *model = NULL;
-  unsigned char *data;
-  size_t size;
+  unsigned char *data = NULL;
+  size_t size = 0;
   sn_status s = read_file (path, &data, &size, err);
   if (s != SN_OK)
     return s;
   s = sn_model_load_memory (data, size, model, err);
   free (data);
-  if (s != SN_OK && err) {
+  if (s != SN_OK && err) {        /* prefix the path: "PATH: reason" */
     char msg[sizeof err->message];
-    snprintf (msg, sizeof msg, "%s: %s", path, err->message);
+    size_t n = strlen (path);
+    n = n < sizeof msg - 3 ? n : sizeof msg - 3;
+    memcpy (msg, path, n);
+    memcpy (msg + n, ": ", 2);
+    size_t m = strlen (err->message);
+    m = m < sizeof msg - n - 3 ? m : sizeof msg - n - 3;
+    memcpy (msg + n + 2, err->message, m);
+    msg[n + 2 + m] = '\0';
     memcpy (err->message, msg, sizeof msg);
   }
   return s;

@@ -60,12 +60,22 @@ conv_variant (const sn_op *op)
   if (op->groups == op->in_channels && op->groups == op->out_channels
       && op->kh == op->kw && op->stride_h == op->stride_w && op->res < 0)
     return SN_CONV_DEPTHWISE;
+  if (op->groups == 1 && op->res < 0)
+    return SN_CONV_MULTI;
   return SN_CONV_DIRECT;
 }
 
-/* Split an op into tasks: enough for the team, big enough to amortize. */
+static int
+round_up (int x, int multiple)
+{
+  return ceil_div (x, multiple) * multiple;
+}
+
+/* Split an op into tasks: enough for the team, big enough to amortize,
+ * aligned to the kernels' register tiles. */
 static void
-plan_tasks (const sn_graph *g, const sn_op *op, sn_op_binding *b)
+plan_tasks (const sn_graph *g, const sn_kernel_table *kt, const sn_op *op,
+    sn_op_binding *b)
 {
   const sn_value *out = &g->values[op->out];
   int planes = op->out_channels;
@@ -77,14 +87,22 @@ plan_tasks (const sn_graph *g, const sn_op *op, sn_op_binding *b)
       if (b->variant == SN_CONV_POINTWISE) {
         int cout_g = op->out_channels / op->groups;
         int npix = out->h * out->w;
-        b->co_block = cout_g < 32 ? cout_g : 32;
+        b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
         b->p_blocks = ceil_div (npix, 512);
-        b->p_block = ceil_div (ceil_div (npix, b->p_blocks), 16) * 16;
+        b->p_block = round_up (ceil_div (npix, b->p_blocks), kt->pw_block_px);
         b->p_blocks = ceil_div (npix, b->p_block);
         b->n_tasks = op->groups * ceil_div (cout_g, b->co_block) * b->p_blocks;
         return;
       }
-      /* fall through: depthwise and direct convs split by plane and rows */
+      if (b->variant == SN_CONV_MULTI) {
+        b->row_block = ceil_div (4096, out->w);   /* ~4K pixels per band */
+        b->row_block = b->row_block < out->h ? b->row_block : out->h;
+        b->row_blocks = ceil_div (out->h, b->row_block);
+        b->n_tasks = b->row_blocks;
+        return;
+      }
+      /* depthwise and direct convs split by plane and rows, like pools */
+      __attribute__ ((fallthrough));
     case SN_OP_POOL:
       b->row_block = out->h * out->w > 4096 ? 16 : out->h;
       b->row_blocks = ceil_div (out->h, b->row_block);
@@ -106,12 +124,15 @@ static sn_status
 bind_op (const sn_exec *e, const sn_worker *w, const sn_op *op,
     sn_op_binding *b)
 {
-  plan_tasks (e->g, op, b);
+  plan_tasks (e->g, e->kt, op, b);
   b->out_rows = malloc (sizeof (float *) * op->out_channels);
   if (b->out_rows == NULL)
     return SN_ERR_NOMEM;
-  for (int k = 0; k < op->out_channels; k++)
+  b->out_contiguous = true;
+  for (int k = 0; k < op->out_channels; k++) {
     b->out_rows[k] = plane_ptr (e, w, op->out, op->out_map[k], NULL);
+    b->out_contiguous &= b->out_rows[k] == b->out_rows[0] + k;
+  }
   if (op->res >= 0) {
     b->res_rows = malloc (sizeof (float *) * op->out_channels);
     if (b->res_rows == NULL)
@@ -223,6 +244,19 @@ conv_plane_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   int co = task / b->row_blocks;
   int oy0 = (task % b->row_blocks) * b->row_block;
   int oy1 = oy0 + b->row_block < out->h ? oy0 + b->row_block : out->h;
+  if (b->variant == SN_CONV_MULTI) {      /* task = one band of rows */
+    sn_conv_multi_args a = {
+      .cin = op->in_channels, .cout = op->out_channels, .in_h = in->h,
+      .in_w = in->w, .out_h = out->h, .out_w = out->w, .kh = op->kh,
+      .kw = op->kw, .stride_h = op->stride_h, .stride_w = op->stride_w,
+      .pad_top = op->pad_t, .pad_left = op->pad_l,
+      .in = plane_ptr (e, w, op->in, op->in_offset, image),
+      .weight = op->weight, .bias = op->bias, .out_rows = b->out_rows,
+      .relu = op->relu,
+    };
+    e->kt->conv_multi (&a, 0, op->out_channels, oy0, oy1);
+    return;
+  }
   int cin_g = op->in_channels / op->groups;
   int gi = co / (op->out_channels / op->groups);
   const float *src = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image);
@@ -306,10 +340,14 @@ dense_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   int k0 = task * 64;
   int k1 = k0 + 64 < op->out_channels ? k0 + 64 : op->out_channels;
   const float *x = plane_ptr (e, w, op->in, op->in_offset, image);  /* [c] */
-  for (int k = k0; k < k1; k++)      /* weight [k][c] -> plane out_rows[k] */
-    sn_dense_f32__ref (x, op->in_channels,
-        op->weight + (size_t) k * op->in_channels, op->bias ? op->bias + k
-        : NULL, b->out_rows[k], 0, 1);
+  if (b->out_contiguous) {         /* [k][1][1] planes are consecutive */
+    e->kt->dense (x, op->in_channels, op->weight, op->bias, b->out_rows[0],
+        k0, k1);
+    return;
+  }
+  for (int k = k0; k < k1; k++)    /* weight [k][c] -> plane out_rows[k] */
+    e->kt->dense (x, op->in_channels, op->weight + (size_t) k * op->in_channels,
+        op->bias ? op->bias + k : NULL, b->out_rows[k], 0, 1);
 }
 
 static void

@@ -10,7 +10,9 @@
 typedef enum {
   SN_CONV_POINTWISE, /* 1x1, stride 1, no padding: per-group GEMM (kt->pw) */
   SN_CONV_DEPTHWISE, /* one input channel per output channel (kt->dw3x3) */
-  SN_CONV_DIRECT,    /* anything else (kt->conv), e.g. the 3->24 stem */
+  SN_CONV_MULTI,     /* ungrouped, no residual: all channels per row band
+                        (kt->conv_multi), e.g. the 3->24 stem */
+  SN_CONV_DIRECT,    /* anything else (kt->conv), one plane per task */
 } sn_conv_variant;
 
 /* Per-op bindings to a context's arena, made once at context creation. */
@@ -19,6 +21,7 @@ typedef struct {
   sn_conv_variant variant; /* SN_OP_CONV only */
   int co_block, p_block, p_blocks, row_block, row_blocks;  /* task geometry */
   float **out_rows;        /* [out_channels] destination plane per op channel */
+  bool out_contiguous;     /* out_rows[k] == out_rows[0] + k for every k */
   const float **res_rows;  /* [out_channels] residual plane, or NULL */
 } sn_op_binding;
 

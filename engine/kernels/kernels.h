@@ -151,10 +151,13 @@ typedef void (*sn_dense_kernel) (const float *x, int c_in,
     const float *weight, const float *bias, float *out, int k0, int k1);
 
 /* Vectorized kernels (kernels_simd.h compiled per ISA by kernels_avx512.c
- * and kernels_avx2.c). Same contracts as the reference; geometry they do
- * not specialize is passed on to the reference. Call them only on a CPU
- * that has the ISA: reach them through sn_kernels_get/best. */
-void sn_pw_f32__avx512 (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);
+ * and kernels_avx2.c). Same contracts as the reference, any geometry:
+ * what a kernel does not specialize goes to a more general path, at worst
+ * the reference. Call them only on a CPU that has the ISA: reach them
+ * through sn_kernels_get/best. Their pw weights must be packed by the
+ * same ISA's pw_pack. */
+void sn_pw_f32__avx512 (const sn_pw_args *a, int co0, int co1, size_t p0,
+    size_t p1);
 size_t sn_pw_packed_size__avx512 (int cout, int cin);
 void sn_pw_pack__avx512 (const float *w, int cout, int cin, float *packed);
 void sn_dw_f32__avx512 (const sn_dw_args *a, int oy0, int oy1);
@@ -165,7 +168,8 @@ void sn_pool_f32__avx512 (const sn_pool_args *a, int oy0, int oy1);
 void sn_dense_f32__avx512 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 
-void sn_pw_f32__avx2 (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);
+void sn_pw_f32__avx2 (const sn_pw_args *a, int co0, int co1, size_t p0,
+    size_t p1);
 size_t sn_pw_packed_size__avx2 (int cout, int cin);
 void sn_pw_pack__avx2 (const float *w, int cout, int cin, float *packed);
 void sn_dw_f32__avx2 (const sn_dw_args *a, int oy0, int oy1);
@@ -187,8 +191,8 @@ typedef struct {
   sn_dw_kernel dw3x3;       /* valid for k == 3 */
   sn_conv_kernel conv;
   sn_pool_kernel pool;
-  sn_dense_kernel dense;
-  sn_conv_multi_kernel conv_multi;
+  sn_dense_kernel dense;             /* the FC layer */
+  sn_conv_multi_kernel conv_multi;   /* conv1: all output channels at once */
   /* pw tiling hints for the operators: a [co0, co1) range starting and
    * ending at multiples of pw_block_co wastes no work (a partial block
    * computes all of its rows), and pixel ranges that are multiples of

@@ -6,10 +6,23 @@
  * sn_kernel_table sn_kernel_table__<isa>.
  *
  * VL is the number of float lanes. All kernels accept every argument the
- * reference accepts: geometry they do not specialize goes to the reference.
+ * reference accepts; what they do not specialize goes to a more general
+ * path, at worst the reference:
+ *   pw          : any shape; register tile SN_PW_MR channels x SN_PW_NR
+ *                 vectors of pixels, masked pixel tail
+ *   dw (3x3)    : stride 1 with pad 1 and same size as one flat vector
+ *                 (dw3x3_s1_flat), else stride 1 or 2, any pads, row by
+ *                 row (win3); other k or stride: reference
+ *   conv        : stride_w 1 or 2, kw <= 8, one plane; else reference
+ *   conv_multi  : im2col of a band of rows + the pw GEMM; else conv
+ *   pool        : 3x3 through win3, other windows (kw <= 8, stride_w 1 or
+ *                 2) row by row; windows that miss the input: reference
+ *   dense       : four rows at a time
  * Border handling uses masked loads (masked-off lanes are not read, so a
  * vector may start before or end after a plane); partial vectors are
  * stored through a mask, so nothing outside the requested tile is written.
+ * Sums may run in another order than the reference's (per-row partial sums,
+ * FMA): results agree to rounding, not bit for bit.
  */
 #ifndef VL
 #error "include simd_<isa>.h before kernels_simd.h"
@@ -86,25 +99,19 @@ SN_FN (sn_pw_pack) (const float *w, int cout, int cin, float *packed)
       }
 }
 
-/* Epilogue of one micro-tile row: acc[0..nv) are the pixels [p, p + n). */
+/* Epilogue of one output vector: + residual, ReLU, store (the last
+ * vector of a masked tile through `tail`). */
 SN_VINLINE void
-pw_store_row (const sn_pw_args *a, int co, size_t p, const vf * acc,
-    const int nv, const bool masked, vmask tail)
+pw_store_vec (float *out, const float *res, vf x, bool relu, bool part,
+    vmask tail)
 {
-  float *out = a->out_rows[co] + p;     /* [n] */
-  const float *res = a->res_rows ? a->res_rows[co] + p : NULL;
-  for (int v = 0; v < nv; v++) {
-    bool part = masked && v == nv - 1;
-    vf x = acc[v];
-    if (res)
-      x = vf_add (x, part ? vf_maskz_load (tail, res + v * VL) :
-          vf_load (res + v * VL));
-    x = vf_relu_if (x, a->relu);
-    if (part)
-      vf_mask_store (out + v * VL, tail, x);
-    else
-      vf_store (out + v * VL, x);
-  }
+  if (res)
+    x = vf_add (x, part ? vf_maskz_load (tail, res) : vf_load (res));
+  x = vf_relu_if (x, relu);
+  if (part)
+    vf_mask_store (out, tail, x);
+  else
+    vf_store (out, x);
 }
 
 /* One micro-tile: output channels [cb*MR, cb*MR + mr) x nv vectors of
@@ -138,8 +145,13 @@ pw_tile (const sn_pw_args *a, const float *wb, int cb, int co0, int co1,
 #pragma GCC unroll 16
   for (int r = 0; r < mr; r++) {
     int co = cb * SN_PW_MR + r;
-    if (co >= co0 && co < co1)
-      pw_store_row (a, co, p, acc[r], nv, masked, tail);
+    if (co < co0 || co >= co1)
+      continue;
+    float *out = a->out_rows[co] + p;   /* [nv * VL] */
+    const float *res = a->res_rows ? a->res_rows[co] + p : NULL;
+    for (int v = 0; v < nv; v++)
+      pw_store_vec (out + v * VL, res ? res + v * VL : NULL, acc[r][v],
+          a->relu, masked && v == nv - 1, tail);
   }
 }
 
@@ -404,10 +416,10 @@ dw_flat_step (const dw_flat * f, ptrdiff_t o, vi ox, const bool edge,
 SN_VINLINE void
 dw3x3_s1_flat_ (const sn_dw_args *a, int oy0, int oy1, const bool relu)
 {
-  dw_flat f = {.in = a->in,.out = a->out,.W = a->in_w,
-    .HW = (ptrdiff_t) a->in_h * a->in_w,.o1 = (ptrdiff_t) oy1 * a->in_w,
-    .bias = vf_set1 (a->bias),.wv = vi_set1 (a->in_w),
-    .last = vi_set1 (a->in_w - 1),.zero = vi_set1 (0),
+  dw_flat f = { .in = a->in, .out = a->out,.W = a->in_w,
+    .HW = (ptrdiff_t) a->in_h * a->in_w, .o1 = (ptrdiff_t) oy1 * a->in_w,
+    .bias = vf_set1 (a->bias), .wv = vi_set1 (a->in_w),
+    .last = vi_set1 (a->in_w - 1), .zero = vi_set1 (0),
     .step = vi_set1 (VL % a->in_w)
   };
   for (int i = 0; i < 9; i++)
@@ -444,9 +456,9 @@ dw3x3_s1_flat (const sn_dw_args *a, int oy0, int oy1)
 static void
 dw3x3_rows (const sn_dw_args *a, int oy0, int oy1)
 {
-  win3 g = {.in = a->in,.in_h = a->in_h,.in_w = a->in_w,.out = a->out,
-    .out_w = a->out_w,.stride_h = a->stride,.pad_top = a->pad_top,
-    .pad_left = a->pad_left,.bias = vf_set1 (a->bias)
+  win3 g = { .in = a->in, .in_h = a->in_h, .in_w = a->in_w, .out = a->out,
+    .out_w = a->out_w, .stride_h = a->stride, .pad_top = a->pad_top,
+    .pad_left = a->pad_left, .bias = vf_set1 (a->bias)
   };
   for (int i = 0; i < 9; i++)
     g.w[i] = vf_set1 (a->weight[i]);
@@ -543,8 +555,8 @@ SN_FN (sn_conv_f32) (const sn_conv_args *a, int oy0, int oy1)
  * stack) with it, writing each channel's band of rows (contiguous in its
  * plane) with bias and ReLU. Geometry beyond the stack buffers, or not
  * kw <= 8 with stride_w 1 or 2, runs the single-plane kernel per channel. */
-#define SN_CONV_PATCH_FLOATS 8192       /* 32 KiB: K x band pixels */
-#define SN_CONV_WEIGHT_FLOATS 4096      /* packed [cout][K] */
+#define SN_CONV_PATCH_FLOATS 6144       /* 24 KiB: K x band pixels */
+#define SN_CONV_WEIGHT_FLOATS 2048      /* packed [cout][K] */
 #define SN_CONV_MAX_COUT 256
 
 /* patch rows for output rows [oy, oy + nr): [K][nr * out_w] */
@@ -688,9 +700,9 @@ pool_rows (const sn_pool_args *a, int oy0, int oy1, const int stride_w,
 static void
 pool3x3 (const sn_pool_args *a, int oy0, int oy1)
 {
-  win3 g = {.in = a->in,.in_h = a->in_h,.in_w = a->in_w,.out = a->out,
-    .out_w = a->out_w,.stride_h = a->stride_h,.pad_top = a->pad_top,
-    .pad_left = a->pad_left,.count_include_pad = a->count_include_pad
+  win3 g = { .in = a->in, .in_h = a->in_h, .in_w = a->in_w, .out = a->out,
+    .out_w = a->out_w, .stride_h = a->stride_h, .pad_top = a->pad_top,
+    .pad_left = a->pad_left, .count_include_pad = a->count_include_pad
   };
   int op = a->kind == SN_POOL_MAX ? WIN_MAX : WIN_AVG;
   switch (op * 4 + (a->stride_w - 1) * 2 + a->relu) {

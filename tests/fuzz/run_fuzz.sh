@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Build the two libFuzzer targets with clang (ASan + UBSan + libFuzzer) and
+# run each for a bounded time.
+#
+#   tests/fuzz/run_fuzz.sh BUILD_DIR [loader|preprocess|all]
+#
+# BUILD_DIR is a configured and built meson build directory: its generated
+# engine/onnx.pb-c.c and its models (tests/variants/*.onnx,
+# tests/models/megvii/*.onnx) are used. Everything this script writes goes
+# under BUILD_DIR/fuzz/ except crashers, which are saved next to the
+# committed regression inputs in tests/fuzz/corpus-<target>/.
+#
+# Per target:
+#  1. (loader) every full-size model of the build is run once through the
+#     target: it must load, plan and run under the sanitizers;
+#  2. libFuzzer runs for SHUFFLENET_FUZZ_SECONDS (default 60) seconds from
+#     the committed regression inputs (tests/fuzz/corpus-<target>/), the
+#     seeds (loader: tiny models from make_seeds.py, 20-300 kB with the
+#     variants' node patterns; preprocess: one input per format) and the
+#     corpus grown by earlier runs in this build (BUILD_DIR/fuzz/corpus-*).
+# Prints executions, exec/s, coverage; exits non-zero on a crash, a leak,
+# a timeout or an out-of-memory, with the input saved as
+# tests/fuzz/corpus-<target>/{crash,leak,timeout,oom}-<sha1>.
+# Exit 77 (meson: skipped) when clang or libFuzzer is missing.
+#
+# Environment: SHUFFLENET_FUZZ_SECONDS (per target), CC_FUZZ (default clang).
+set -euo pipefail
+
+if [ $# -lt 1 ] || [ ! -d "$1" ]; then
+  echo "usage: $0 BUILD_DIR [loader|preprocess|all]" >&2
+  exit 2
+fi
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "$1" && pwd)
+which_target=${2:-all}
+seconds=${SHUFFLENET_FUZZ_SECONDS:-60}
+cc=${CC_FUZZ:-clang}
+out=$build/fuzz
+mkdir -p "$out"
+
+san=(-fsanitize=address,undefined -fno-sanitize-recover=all
+     -fno-omit-frame-pointer -g -O1)
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+if ! command -v "$cc" >/dev/null \
+    || ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n){return 0;}' \
+      | "$cc" -x c -fsanitize=fuzzer,address - -o "$out/probe" 2>/dev/null; then
+  echo "SKIP: $cc with libFuzzer not found (Debian: clang libclang-rt-14-dev)"
+  exit 77
+fi
+
+# Compile `name` from the given sources (any newer than the binary triggers
+# a rebuild). Extra flags after `--`.
+build_target () {
+  local name=$1 bin=$out/$1; shift
+  local sources=() flags=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do sources+=("$1"); shift; done
+  [ $# -gt 0 ] && shift && flags=("$@")
+  local stale=0 f
+  for f in "${sources[@]}" "$0" "$src"/engine/*.h "$src"/engine/kernels/*.h \
+      "$src"/gst/snpreprocess.h; do
+    [ "$f" -nt "$bin" ] && stale=1
+  done
+  [ "$stale" = 0 ] && return 0
+  echo "fuzz: building $name with $cc"
+  local objs=() obj
+  mkdir -p "$out/obj-$name"
+  for f in "${sources[@]}"; do
+    obj=$out/obj-$name/$(basename "$f" .c).o
+    local isa=()
+    case $f in
+      */kernels_avx512.c) isa=(-mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma) ;;
+      */kernels_avx2.c) isa=(-mavx2 -mfma) ;;
+    esac
+    "$cc" -c "${san[@]}" -fsanitize=fuzzer-no-link -std=gnu11 \
+      -Wno-unknown-pragmas -Wno-unused-command-line-argument "${isa[@]}" \
+      "${flags[@]}" "$f" -o "$obj"
+    objs+=("$obj")
+  done
+  "$cc" "${san[@]}" -fsanitize=fuzzer "${objs[@]}" -o "$bin.tmp" \
+    "${flags[@]}" -lm
+  mv "$bin.tmp" "$bin"
+}
+
+# Summary of libFuzzer's -print_final_stats output in $1.
+report () {
+  local name=$1 log=$2 status=$3
+  local execs rate newu rss cov
+  execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  newu=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
+  rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log" | tail -1)
+  cov=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9a-zA-Z]*' "$log" \
+        | tail -1)
+  echo "fuzz $name: ${execs:-?} executions in ${seconds} s (${rate:-?} exec/s)," \
+    "${cov:-no coverage line}, ${newu:-?} new inputs, peak RSS ${rss:-?} MB," \
+    "exit status $status"
+}
+
+run_fuzzer () {
+  local name=$1; shift
+  local regress=$src/tests/fuzz/corpus-$name work=$out/corpus-$name
+  mkdir -p "$work" "$regress"
+  local log=$out/$name.log status=0
+  # -error_exitcode: libFuzzer's default 77 would read as "skipped"
+  "$out/fuzz_$name" -max_total_time="$seconds" -timeout=30 \
+    -rss_limit_mb=4096 -report_slow_units=100000 -print_final_stats=1 \
+    -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$regress/" \
+    "$@" "$work" "$regress" "$out/seeds-$name" >"$log" 2>&1 || status=$?
+  grep -E '^(==|SUMMARY|#[0-9]+[[:space:]]+(INITED|DONE))|ERROR|artifact|Test unit' \
+    "$log" | head -40 || true
+  report "$name" "$log" "$status"
+  if [ "$status" != 0 ]; then
+    echo "fuzz $name FAILED: full log $log; the input is in $regress/"
+    return 1
+  fi
+}
+
+# ------------------------------------------------------------------ loader
+fuzz_loader () {
+  local pbc=$build/engine/onnx.pb-c.c
+  [ -f "$pbc" ] || { echo "fuzz: $pbc missing (build $build first)"; return 1; }
+  local e=$src/engine
+  build_target fuzz_model_loader "$src/tests/fuzz/fuzz_model_loader.c" \
+    "$e/api.c" "$e/onnx_graph.c" "$e/lower.c" "$e/plan.c" "$e/ops.c" \
+    "$e/kernels/kernels_ref.c" "$e/kernels/kernels_fast.c" \
+    "$e/kernels/kernels_avx2.c" "$e/kernels/kernels_avx512.c" "$pbc" \
+    -- -I"$e" -I"$build/engine" -lprotobuf-c
+  ln -sf fuzz_model_loader "$out/fuzz_loader"
+
+  local seeds=$out/seeds-loader
+  if [ ! -f "$seeds/.done" ] || [ "$src/tests/fuzz/make_seeds.py" -nt "$seeds/.done" ] \
+      || [ "$src/tests/variants/gen_models.py" -nt "$seeds/.done" ]; then
+    rm -rf "$seeds"
+    echo "fuzz: generating tiny seed models (make_seeds.py)"
+    /usr/bin/python3 "$src/tests/fuzz/make_seeds.py" "$seeds" >"$out/seeds.log" 2>&1 \
+      || { cat "$out/seeds.log"; return 1; }
+    touch "$seeds/.done"
+  fi
+
+  local models=()
+  shopt -s nullglob
+  models=("$build"/tests/variants/*.onnx "$build"/tests/models/megvii/*.onnx)
+  shopt -u nullglob
+  if [ ${#models[@]} -gt 0 ]; then
+    local t0=$SECONDS
+    "$out/fuzz_loader" -error_exitcode=1 -rss_limit_mb=4096 "${models[@]}" \
+      >"$out/loader-models.log" 2>&1 \
+      || { tail -60 "$out/loader-models.log"; echo "fuzz loader: a build model failed"; return 1; }
+    echo "fuzz loader: ${#models[@]} full-size models of the build loaded and ran" \
+      "under ASan/UBSan in $((SECONDS - t0)) s"
+  else
+    echo "fuzz loader: no built models found under $build/tests (seeds only)"
+  fi
+  run_fuzzer loader -max_len=1048576
+}
+
+# -------------------------------------------------------------- preprocess
+# One seed per supported format: format, 17x9, progressive, BT.601 limited,
+# no padding, STRETCH 24x16 RGB, scale 1/255, mean 0.485, std 0.229.
+preprocess_seeds () {
+  local seeds=$out/seeds-preprocess f
+  mkdir -p "$seeds"
+  for f in $(seq 0 15); do
+    printf "\\x$(printf %02x "$f")\\x10\\x08\\x00\\x11\\x00\\x00\\x00\\x17\\x0f\\x00\\x00\\x07\\x08\\x07\\x08\\x07\\x08" \
+      >"$seeds/format-$f"
+    LC_ALL=C awk -v s="$f" 'BEGIN { srand (s); for (i = 0; i < 600; i++)
+      printf "%c", int (rand () * 256) }' >>"$seeds/format-$f"
+  done
+}
+
+fuzz_preprocess () {
+  local gflags
+  if ! gflags=$(pkg-config --cflags gstreamer-video-1.0 2>/dev/null); then
+    echo "SKIP: fuzz preprocess: gstreamer-video-1.0 development files missing"
+    return 0
+  fi
+  # shellcheck disable=SC2086
+  build_target fuzz_preprocess "$src/tests/fuzz/fuzz_preprocess.c" \
+    "$src/gst/snpreprocess.c" -- -I"$src/gst" $gflags \
+    $(pkg-config --libs gstreamer-video-1.0)
+  [ -d "$out/seeds-preprocess" ] || preprocess_seeds
+  run_fuzzer preprocess -max_len=4096
+}
+
+status=0
+case $which_target in
+  loader) fuzz_loader || status=1 ;;
+  preprocess) fuzz_preprocess || status=1 ;;
+  all) fuzz_loader || status=1; fuzz_preprocess || status=1 ;;
+  *) echo "unknown target '$which_target' (loader, preprocess, all)" >&2; exit 2 ;;
+esac
+exit $status
