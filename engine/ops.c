@@ -185,7 +185,8 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
   e->threads = threads;
   e->workers = calloc (threads, sizeof (sn_worker));
   e->op_seconds = calloc (g->n_ops, sizeof (double));
-  if (!e->workers || !e->op_seconds || worker_init (e, &e->workers[0]) != SN_OK) {
+  e->next_task = calloc (g->n_ops, sizeof (int));
+  if (!e->workers || !e->op_seconds || !e->next_task || worker_init (e, &e->workers[0]) != SN_OK) {
     sn_exec_free (e);
     return sn_set_error (err, SN_ERR_NOMEM,
         "out of memory for a %zu-float activation arena", g->arena_floats);
@@ -201,6 +202,7 @@ sn_exec_free (sn_exec *e)
     worker_free (e->g, &e->workers[i]);
   free (e->workers);
   free (e->op_seconds);
+  free (e->next_task);
   memset (e, 0, sizeof *e);
 }
 
@@ -414,10 +416,12 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int nt,
   const sn_worker *w = &e->workers[0];
   double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
   for (int i = 0; i < g->n_ops; i++) {
+    /* Tasks are claimed from a shared counter, so a thread the OS delays
+     * (a busy machine) holds back one task, not a fixed share of the op. */
     int tasks = w->bind[i].n_tasks;
-    int first = (int) ((long) tasks * tid / nt);
-    int last = (int) ((long) tasks * (tid + 1) / nt);
-    for (int t = first; t < last; t++)
+    for (int t = __atomic_fetch_add (&e->next_task[i], 1, __ATOMIC_RELAXED);
+        t < tasks; t = __atomic_fetch_add (&e->next_task[i], 1,
+            __ATOMIC_RELAXED))
       run_task (e, w, i, t, image);
 #pragma omp barrier
     if (e->profiling && tid == 0) {
@@ -426,8 +430,10 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int nt,
       t0 = t1;
     }
   }
-  if (tid == 0)
+  if (tid == 0) {           /* every thread is past the last op's barrier */
     copy_output (e, w, out);
+    memset (e->next_task, 0, sizeof (int) * g->n_ops);
+  }
 #pragma omp barrier
 }
 
@@ -468,11 +474,14 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
       ? batch / nt * nt : 0;
   if (e->profiling)
     memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
+  e->next_image = 0;
 #pragma omp parallel num_threads(nt) if(nt > 1)
   {
     int tid = omp_get_thread_num (), team = omp_get_num_threads ();
-    if (team == nt)
-      for (int n = tid; n < alone; n += nt)
+    if (team == nt)            /* images claimed one at a time */
+      for (int n = __atomic_fetch_add (&e->next_image, 1, __ATOMIC_RELAXED);
+          n < alone; n = __atomic_fetch_add (&e->next_image, 1,
+              __ATOMIC_RELAXED))
         run_image_alone (e, &e->workers[tid], input + image_floats * n,
             output + (size_t) classes * n);
     if (team == nt && alone > 0 && alone < batch) {

@@ -41,6 +41,8 @@ typedef struct {
   int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
+  int *next_task;          /* [g->n_ops] next unclaimed task (shared mode) */
+  int next_image;          /* next unclaimed image (one-image-per-thread) */
 } sn_exec;
 
 sn_status sn_exec_init (sn_exec *e, const sn_graph *g,
