@@ -19,6 +19,10 @@ else
 fi
 meson compile -C "$build"
 
+# The element's default model (models/shufflenet_v1_g3_0.5x.onnx), as the
+# demo prepares it; without the checkpoints the tests that need it skip.
+models/fetch.sh || echo "run.sh: no pretrained model; tests that need it will skip"
+
 status=0
 meson test -C "$build" --print-errorlogs --num-processes 2 "$@" || status=$?
 

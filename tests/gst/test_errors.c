@@ -119,7 +119,8 @@ GST_START_TEST (test_model_bad_metadata)
 GST_END_TEST;
 
 /* An unset model uses $SHUFFLENET_MODEL_DIR first and names the file it
- * found there when that file is bad. */
+ * found there when that file is bad; with no default model anywhere the
+ * start fails with RESOURCE/NOT_FOUND. */
 GST_START_TEST (test_default_model_lookup)
 {
   gchar *dir = g_dir_make_tmp ("sn-test-XXXXXX", NULL);
@@ -135,9 +136,23 @@ GST_START_TEST (test_default_model_lookup)
       path);
   gst_object_unref (e);
   snt_bus_unref (bus);
+
+  /* Nothing anywhere: an unset model fails. Only checkable where neither
+   * the source tree nor the install prefix holds the default model. */
+  g_unlink (path);
+  if (!g_file_test (g_getenv ("SN_SOURCE_DEFAULT_MODEL"), G_FILE_TEST_EXISTS)
+      && !g_file_test (g_getenv ("SN_INSTALLED_DEFAULT_MODEL"),
+          G_FILE_TEST_EXISTS)) {
+    e = snt_element_new (NULL, &bus);
+    expect_start_error (e, bus, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_NOT_FOUND, "No model set and the default model");
+    gst_object_unref (e);
+    snt_bus_unref (bus);
+  } else {
+    GST_INFO ("a default model exists: unset-model failure not checked");
+  }
   if (old != NULL)
     g_setenv ("SHUFFLENET_MODEL_DIR", old, TRUE);
-  g_unlink (path);
   g_rmdir (dir);
   g_free (old);
   g_free (path);

@@ -1,0 +1,488 @@
+/* gstshufflenetjson.c - the `shufflenetjson` element.
+ *
+ * SECTION:element-shufflenetjson
+ * @title: shufflenetjson
+ *
+ * A pass-through element that writes the classification `shufflenet`
+ * attached to each buffer (the GstShuffleNetMeta) as one line of JSON
+ * (JSON Lines) to #GstShuffleNetJson:location, or to standard output when
+ * no location is set. It accepts any caps and never touches the buffers, so
+ * it can sit anywhere after `shufflenet` (also after converters, encoders or
+ * a tee). Buffers without the meta write nothing.
+ *
+ * One line per frame, compact, keys in this order (times in nanoseconds,
+ * null when unknown; score is the probability):
+ * |[
+ * {"frame":0,"pts":0,"stream_time":0,"running_time":0,"duration":33333333,
+ *  "stale":false,"age":0,"model":"shufflenet_v1_g3_0.5x",
+ *  "inference_ms":5.2,"classes":[{"id":285,"label":"Egyptian cat",
+ *  "score":0.635}, ...]}
+ * ]|
+ * (shown wrapped here; each result is one line in the file).
+ *
+ * By default each line is flushed as it is written (a reader following the
+ * file sees it at once); #GstShuffleNetJson:flush-mode can defer that to
+ * EOS, or fsync every line. At EOS and when stopping, the file is always
+ * flushed and fsynced.
+ *
+ * ## Example launch line
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=30 ! shufflenet top-k=3 ! shufflenetjson location=results.jsonl ! fakesink
+ * ]| classifies 30 test frames and writes results.jsonl, one line per frame.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "gstshufflenetjson.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+
+#include "gstshufflenetmeta.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_shufflenet_json_debug);
+#define GST_CAT_DEFAULT gst_shufflenet_json_debug
+
+#define EXAMPLE_LAUNCH_LINE \
+  "gst-launch-1.0 videotestsrc num-buffers=30 ! shufflenet top-k=3 ! " \
+  "shufflenetjson location=results.jsonl ! fakesink"
+
+enum
+{
+  PROP_0,
+  PROP_LOCATION,
+  PROP_APPEND,
+  PROP_FLUSH_MODE,
+  PROP_WRITE_STALE
+};
+
+#define DEFAULT_LOCATION NULL
+#define DEFAULT_APPEND FALSE
+#define DEFAULT_FLUSH_MODE GST_SHUFFLENET_JSON_FLUSH_LINE
+#define DEFAULT_WRITE_STALE TRUE
+
+struct _GstShuffleNetJson
+{
+  GstBaseTransform parent;
+
+  /* Properties: protected by object lock */
+  gchar *location;              /* NULL or "": standard output */
+  gboolean append;
+  GstShuffleNetJsonFlushMode flush_mode;
+  gboolean write_stale;
+  gboolean started;             /* between start () and stop () */
+
+  /* Streaming thread (and start ()/stop () around it) */
+  FILE *file;                   /* stdout or our own file */
+  gchar *path;                  /* the open file, NULL for stdout */
+  guint64 lines;                /* lines written since start () */
+  gboolean failed;              /* a write failed (error posted) */
+};
+
+#define gst_shufflenet_json_parent_class parent_class
+G_DEFINE_TYPE (GstShuffleNetJson, gst_shufflenet_json, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE (shufflenetjson, "shufflenetjson",
+    GST_RANK_NONE, GST_TYPE_SHUFFLENET_JSON);
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS_ANY);
+
+GType
+gst_shufflenet_json_flush_mode_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_SHUFFLENET_JSON_FLUSH_LINE, "Flush every line", "line"},
+    {GST_SHUFFLENET_JSON_FLUSH_EOS, "Buffer lines, flush at EOS", "eos"},
+    {GST_SHUFFLENET_JSON_FLUSH_FSYNC,
+        "Flush and fsync every line (survives a crash)", "fsync"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstShuffleNetJsonFlushMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The JSON line */
+
+/* A clock time field as a number of nanoseconds, or null. */
+static void
+add_time (JsonBuilder * b, const gchar * key, const GstStructure * result,
+    const gchar * field)
+{
+  guint64 t = GST_CLOCK_TIME_NONE;
+
+  json_builder_set_member_name (b, key);
+  if (gst_structure_get_uint64 (result, field, &t)
+      && GST_CLOCK_TIME_IS_VALID (t) && t <= G_MAXINT64)
+    json_builder_add_int_value (b, (gint64) t);
+  else
+    json_builder_add_null_value (b);
+}
+
+static void
+add_classes (JsonBuilder * b, const GstStructure * result)
+{
+  const gchar *label;
+  gdouble score;
+  gint id;
+
+  json_builder_set_member_name (b, "classes");
+  json_builder_begin_array (b);
+  for (guint i = 0; gst_shufflenet_result_get_class (result, i, &id, &label,
+          &score); i++) {
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, id);
+    json_builder_set_member_name (b, "label");
+    json_builder_add_string_value (b, label);
+    json_builder_set_member_name (b, "score");
+    json_builder_add_double_value (b, score);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+/* @result (the meta's structure) as one line of compact JSON, no newline. */
+static gchar *
+result_to_json (const GstStructure * result)
+{
+  JsonBuilder *b = json_builder_new ();
+  JsonGenerator *gen;
+  JsonNode *root;
+  guint64 frame = 0, age = 0;
+  gboolean stale = gst_shufflenet_result_is_stale (result, &age);
+  gdouble ms = 0.0;
+  gchar *line;
+
+  gst_structure_get_uint64 (result, "frame", &frame);
+  gst_structure_get_double (result, "inference-time", &ms);
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "frame");
+  json_builder_add_int_value (b, (gint64) frame);
+  add_time (b, "pts", result, "timestamp");
+  add_time (b, "stream_time", result, "stream-time");
+  add_time (b, "running_time", result, "running-time");
+  add_time (b, "duration", result, "duration");
+  json_builder_set_member_name (b, "stale");
+  json_builder_add_boolean_value (b, stale);
+  json_builder_set_member_name (b, "age");
+  json_builder_add_int_value (b, (gint64) age);
+  json_builder_set_member_name (b, "model");
+  json_builder_add_string_value (b, gst_structure_get_string (result, "model"));
+  json_builder_set_member_name (b, "inference_ms");
+  json_builder_add_double_value (b, ms);
+  add_classes (b, result);
+  json_builder_end_object (b);
+
+  root = json_builder_get_root (b);
+  gen = json_generator_new ();
+  json_generator_set_root (gen, root);
+  line = json_generator_to_data (gen, NULL);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return line;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The file */
+
+static const gchar *
+target_name (GstShuffleNetJson * self)
+{
+  return self->path != NULL ? self->path : "standard output";
+}
+
+/* Posts the error of a failed write (errno) once; later writes fail
+ * silently. */
+static void
+write_failed (GstShuffleNetJson * self)
+{
+  if (!self->failed)
+    GST_ELEMENT_ERROR (self, RESOURCE, WRITE,
+        ("Could not write to file \"%s\".", target_name (self)),
+        GST_ERROR_SYSTEM);
+  self->failed = TRUE;
+}
+
+/* Flushes, and fsyncs when asked. Pipes, terminals and devices cannot be
+ * fsynced (EINVAL, EROFS): not an error. */
+static gboolean
+sync_file (GstShuffleNetJson * self, gboolean with_fsync)
+{
+  if (self->failed)
+    return FALSE;
+  if (fflush (self->file) != 0 || (with_fsync && self->path != NULL
+          && g_fsync (fileno (self->file)) != 0 && errno != EINVAL
+          && errno != EROFS)) {
+    write_failed (self);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_shufflenet_json_start (GstBaseTransform * trans)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (trans);
+  gchar *location;
+  gboolean append;
+
+  GST_OBJECT_LOCK (self);
+  location = g_strdup (self->location);
+  append = self->append;
+  GST_OBJECT_UNLOCK (self);
+
+  self->lines = 0;
+  self->failed = FALSE;
+  if (location == NULL || location[0] == '\0') {
+    g_free (location);
+    self->file = stdout;
+  } else {
+    self->file = g_fopen (location, append ? "ab" : "wb");
+    if (self->file == NULL) {
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE,
+          ("Could not open file \"%s\" for writing.", location),
+          GST_ERROR_SYSTEM);
+      g_free (location);
+      return FALSE;
+    }
+    self->path = location;
+  }
+  GST_INFO_OBJECT (self, "writing JSON lines to %s", target_name (self));
+  GST_OBJECT_LOCK (self);
+  self->started = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+/* Always succeeds: a state change that fails here would leave the
+ * pipeline stuck; a write that failed has posted its error. */
+static gboolean
+gst_shufflenet_json_stop (GstBaseTransform * trans)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (trans);
+
+  if (self->file != NULL) {
+    sync_file (self, TRUE);
+    if (self->path != NULL && fclose (self->file) != 0 && !self->failed)
+      write_failed (self);
+    GST_INFO_OBJECT (self, "wrote %" G_GUINT64_FORMAT " lines to %s",
+        self->lines, target_name (self));
+  }
+  self->file = NULL;
+  g_clear_pointer (&self->path, g_free);
+  GST_OBJECT_LOCK (self);
+  self->started = FALSE;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streaming */
+
+static GstFlowReturn
+gst_shufflenet_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (trans);
+  const GstStructure *result = gst_shufflenet_meta_get_structure (buf);
+  GstShuffleNetJsonFlushMode mode;
+  gboolean write_stale;
+  gchar *line;
+  int rc;
+
+  if (result == NULL)
+    return GST_FLOW_OK;
+  GST_OBJECT_LOCK (self);
+  mode = self->flush_mode;
+  write_stale = self->write_stale;
+  GST_OBJECT_UNLOCK (self);
+  if (!write_stale && gst_shufflenet_result_is_stale (result, NULL))
+    return GST_FLOW_OK;
+
+  if (self->failed)
+    return GST_FLOW_ERROR;
+  line = result_to_json (result);
+  rc = fputs (line, self->file);
+  if (rc >= 0)
+    rc = fputc ('\n', self->file);
+  g_free (line);
+  if (rc < 0) {
+    write_failed (self);
+    return GST_FLOW_ERROR;
+  }
+  self->lines++;
+  if (mode != GST_SHUFFLENET_JSON_FLUSH_EOS
+      && !sync_file (self, mode == GST_SHUFFLENET_JSON_FLUSH_FSYNC))
+    return GST_FLOW_ERROR;
+  return GST_FLOW_OK;
+}
+
+static gboolean
+gst_shufflenet_json_sink_event (GstBaseTransform * trans, GstEvent * event)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (trans);
+
+  /* Everything is on disk before the EOS reaches the sink (and the
+   * application hears of it). */
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->file != NULL
+      && !sync_file (self, TRUE)) {
+    gst_event_unref (event);
+    return FALSE;
+  }
+  return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Properties and class */
+
+static void
+gst_shufflenet_json_set_property (GObject * object, guint prop_id,
+    const GValue * value, GParamSpec * pspec)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION:
+      if (self->started) {
+        GST_OBJECT_UNLOCK (self);
+        g_warning ("%s: location can only be changed in the NULL or READY "
+            "state", GST_OBJECT_NAME (self));
+        return;
+      }
+      g_free (self->location);
+      self->location = g_value_dup_string (value);
+      break;
+    case PROP_APPEND:
+      self->append = g_value_get_boolean (value);
+      break;
+    case PROP_FLUSH_MODE:
+      self->flush_mode = g_value_get_enum (value);
+      break;
+    case PROP_WRITE_STALE:
+      self->write_stale = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_shufflenet_json_get_property (GObject * object, guint prop_id,
+    GValue * value, GParamSpec * pspec)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (object);
+
+  GST_OBJECT_LOCK (self);
+  switch (prop_id) {
+    case PROP_LOCATION:
+      g_value_set_string (value, self->location);
+      break;
+    case PROP_APPEND:
+      g_value_set_boolean (value, self->append);
+      break;
+    case PROP_FLUSH_MODE:
+      g_value_set_enum (value, self->flush_mode);
+      break;
+    case PROP_WRITE_STALE:
+      g_value_set_boolean (value, self->write_stale);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK (self);
+}
+
+static void
+gst_shufflenet_json_finalize (GObject * object)
+{
+  GstShuffleNetJson *self = GST_SHUFFLENET_JSON (object);
+
+  g_free (self->location);
+  G_OBJECT_CLASS (parent_class)->finalize (object);
+}
+
+static void
+gst_shufflenet_json_init (GstShuffleNetJson * self)
+{
+  self->location = g_strdup (DEFAULT_LOCATION);
+  self->append = DEFAULT_APPEND;
+  self->flush_mode = DEFAULT_FLUSH_MODE;
+  self->write_stale = DEFAULT_WRITE_STALE;
+  /* Never touches the data: buffers go on as they came. */
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
+}
+
+static void
+install_properties (GObjectClass * gobject_class)
+{
+  const GParamFlags rw = G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS;
+
+  g_object_class_install_property (gobject_class, PROP_LOCATION,
+      g_param_spec_string ("location", "Location",
+          "File to write the JSON lines to (unset or empty: standard output; "
+          "use gst-launch-1.0 -q to keep its own messages out of it)",
+          DEFAULT_LOCATION, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_APPEND,
+      g_param_spec_boolean ("append", "Append",
+          "Append to the file instead of replacing it", DEFAULT_APPEND,
+          rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_FLUSH_MODE,
+      g_param_spec_enum ("flush-mode", "Flush mode",
+          "When written lines are flushed to the file (always at EOS)",
+          GST_TYPE_SHUFFLENET_JSON_FLUSH_MODE, DEFAULT_FLUSH_MODE,
+          rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_WRITE_STALE,
+      g_param_spec_boolean ("write-stale", "Write stale",
+          "Also write the results shufflenet reused from an earlier frame "
+          "(stale=true); FALSE writes only frames that were classified",
+          DEFAULT_WRITE_STALE, rw | GST_PARAM_MUTABLE_PLAYING));
+}
+
+static void
+gst_shufflenet_json_class_init (GstShuffleNetJsonClass * klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+
+  GST_DEBUG_CATEGORY_INIT (gst_shufflenet_json_debug, "shufflenetjson", 0,
+      "Writes ShuffleNet classifications as JSON lines");
+
+  gobject_class->set_property = gst_shufflenet_json_set_property;
+  gobject_class->get_property = gst_shufflenet_json_get_property;
+  gobject_class->finalize = gst_shufflenet_json_finalize;
+  install_properties (gobject_class);
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+  gst_element_class_set_static_metadata (element_class,
+      "ShuffleNet JSON Lines writer", "Filter/Metadata",
+      "Passes buffers through and writes their GstShuffleNetMeta (from "
+      "shufflenet) as one JSON line each. Example: " EXAMPLE_LAUNCH_LINE,
+      "gst-shufflenet developers");
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_shufflenet_json_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_shufflenet_json_stop);
+  trans_class->transform_ip =
+      GST_DEBUG_FUNCPTR (gst_shufflenet_json_transform_ip);
+  trans_class->sink_event = GST_DEBUG_FUNCPTR (gst_shufflenet_json_sink_event);
+  trans_class->transform_ip_on_passthrough = TRUE;
+
+  gst_type_mark_as_plugin_api (GST_TYPE_SHUFFLENET_JSON_FLUSH_MODE, 0);
+}

@@ -1,0 +1,235 @@
+/* snrunner.c - a loaded model with its context, labels and tensors. */
+#include "snrunner.h"
+
+#include <string.h>
+
+GQuark
+sn_runner_error_quark (void)
+{
+  return g_quark_from_static_string ("sn-runner-error-quark");
+}
+
+struct _SnRunner
+{
+  gchar *model_path;
+  gchar *labels_path;           /* NULL: labels from the model */
+  gint threads;
+  sn_model *model;
+  sn_context *ctx;
+  SnModelConfig config;
+  sn_input_info info;
+  gint n_classes;               /* K */
+  gchar **labels;               /* K names: file, metadata, or "0".."K-1" */
+  float *input;                 /* one image: C x H x W or H x W x C */
+  float *probs;                 /* [K] probabilities of the last run */
+  gboolean outputs_probs;       /* model ends in Softmax */
+  gdouble warmup_ms;
+};
+
+static gboolean
+load_model (SnRunner * r, GError ** error)
+{
+  sn_error err = { 0 };
+  sn_status st;
+
+  if (!g_file_test (r->model_path, G_FILE_TEST_EXISTS)) {
+    g_set_error (error, SN_RUNNER_ERROR, SN_RUNNER_ERROR_NOT_FOUND,
+        "Model file '%s' does not exist", r->model_path);
+    return FALSE;
+  }
+  st = sn_model_load_file (r->model_path, &r->model, &err);
+  if (st != SN_OK) {
+    gint code = (st == SN_ERR_IO || st == SN_ERR_INVALID_ARG) ?
+        SN_RUNNER_ERROR_READ : (st == SN_ERR_NOMEM) ?
+        SN_RUNNER_ERROR_RUN : SN_RUNNER_ERROR_UNSUPPORTED;
+    g_set_error (error, SN_RUNNER_ERROR, code, "Cannot load model '%s': %s",
+        r->model_path, err.message[0] ? err.message : sn_status_name (st));
+    return FALSE;
+  }
+  sn_model_input_info (r->model, &r->info);
+  r->n_classes = sn_model_num_classes (r->model);
+  r->outputs_probs = sn_model_outputs_probabilities (r->model);
+  if (r->info.channels != 3 || r->info.width < 1 || r->info.height < 1
+      || r->info.width > SN_PREPROCESS_MAX_OUT_SIDE
+      || r->info.height > SN_PREPROCESS_MAX_OUT_SIDE || r->n_classes < 1) {
+    g_set_error (error, SN_RUNNER_ERROR, SN_RUNNER_ERROR_UNSUPPORTED,
+        "Model '%s' has an unsupported input %dx%dx%d or %d classes "
+        "(needs 3 channels)", r->model_path, r->info.channels,
+        r->info.height, r->info.width, r->n_classes);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+load_config_and_labels (SnRunner * r, GError ** error)
+{
+  GError *err = NULL;
+
+  if (!sn_model_config_read (&r->config, r->model, r->model_path, &err)) {
+    g_set_error (error, SN_RUNNER_ERROR,
+        err->code == SN_MODEL_CONFIG_ERROR_METADATA ?
+        SN_RUNNER_ERROR_METADATA : SN_RUNNER_ERROR_LABELS,
+        "Model '%s': %s", r->model_path, err->message);
+    g_error_free (err);
+    return FALSE;
+  }
+  if (r->labels_path != NULL) {
+    r->labels = sn_labels_read_file (r->labels_path, r->n_classes, &err);
+    if (r->labels == NULL) {
+      g_set_error_literal (error, SN_RUNNER_ERROR,
+          err->code == SN_MODEL_CONFIG_ERROR_LABELS_READ ?
+          SN_RUNNER_ERROR_LABELS_READ : SN_RUNNER_ERROR_LABELS, err->message);
+      g_error_free (err);
+      return FALSE;
+    }
+  } else if (r->config.labels != NULL) {
+    r->labels = g_strdupv (r->config.labels);
+  } else {
+    r->labels = g_new0 (gchar *, r->n_classes + 1);
+    for (gint i = 0; i < r->n_classes; i++)
+      r->labels[i] = g_strdup_printf ("%d", i);
+  }
+  return TRUE;
+}
+
+static gboolean
+create_context (SnRunner * r, GError ** error)
+{
+  sn_error err = { 0 };
+  sn_status st;
+  gsize n_in = (gsize) r->info.channels * r->info.height * r->info.width;
+
+  st = sn_context_create (r->model, r->threads, &r->ctx, &err);
+  if (st != SN_OK) {
+    g_set_error (error, SN_RUNNER_ERROR, SN_RUNNER_ERROR_RUN,
+        "Cannot create an engine context for '%s': %s", r->model_path,
+        err.message[0] ? err.message : sn_status_name (st));
+    return FALSE;
+  }
+  r->input = g_new0 (float, n_in);      /* zeros: the warm-up input */
+  r->probs = g_new0 (float, r->n_classes);
+  return TRUE;
+}
+
+SnRunner *
+sn_runner_new (const gchar * model_path, const gchar * labels_path,
+    gint threads, GError ** error)
+{
+  SnRunner *r = g_new0 (SnRunner, 1);
+  const float *probs;
+  gint64 t0;
+
+  g_return_val_if_fail (model_path != NULL, NULL);
+
+  r->model_path = g_strdup (model_path);
+  r->labels_path = (labels_path != NULL && *labels_path != '\0') ?
+      g_strdup (labels_path) : NULL;
+  r->threads = threads;
+  if (!load_model (r, error) || !load_config_and_labels (r, error)
+      || !create_context (r, error))
+    goto failed;
+
+  t0 = g_get_monotonic_time ();
+  if (!sn_runner_run (r, &probs, error))
+    goto failed;
+  r->warmup_ms = (g_get_monotonic_time () - t0) / 1000.0;
+  return r;
+
+failed:
+  sn_runner_free (r);
+  return NULL;
+}
+
+void
+sn_runner_free (SnRunner * r)
+{
+  if (r == NULL)
+    return;
+  if (r->ctx != NULL)
+    sn_context_free (r->ctx);
+  if (r->model != NULL)
+    sn_model_free (r->model);
+  sn_model_config_clear (&r->config);
+  g_strfreev (r->labels);
+  g_free (r->input);
+  g_free (r->probs);
+  g_free (r->model_path);
+  g_free (r->labels_path);
+  g_free (r);
+}
+
+gboolean
+sn_runner_run (SnRunner * r, const float **probs, GError ** error)
+{
+  sn_error err = { 0 };
+  sn_status st;
+
+  /* input: 1 x C x H x W (or 1 x H x W x C) -> probs: 1 x K */
+  st = sn_context_run (r->ctx, r->input, 1, r->probs, &err);
+  if (st != SN_OK) {
+    g_set_error (error, SN_RUNNER_ERROR, SN_RUNNER_ERROR_RUN,
+        "Inference with '%s' failed: %s", r->model_path,
+        err.message[0] ? err.message : sn_status_name (st));
+    return FALSE;
+  }
+  if (!r->outputs_probs)
+    sn_softmax (r->probs, r->n_classes);
+  *probs = r->probs;
+  return TRUE;
+}
+
+const gchar *
+sn_runner_model_path (const SnRunner * r)
+{
+  return r->model_path;
+}
+
+const gchar *
+sn_runner_labels_path (const SnRunner * r)
+{
+  return r->labels_path;
+}
+
+gint
+sn_runner_threads (const SnRunner * r)
+{
+  return r->threads;
+}
+
+const SnModelConfig *
+sn_runner_config (const SnRunner * r)
+{
+  return &r->config;
+}
+
+void
+sn_runner_input_info (const SnRunner * r, sn_input_info * info)
+{
+  *info = r->info;
+}
+
+gint
+sn_runner_num_classes (const SnRunner * r)
+{
+  return r->n_classes;
+}
+
+gdouble
+sn_runner_warmup_ms (const SnRunner * r)
+{
+  return r->warmup_ms;
+}
+
+float *
+sn_runner_input (SnRunner * r)
+{
+  return r->input;
+}
+
+const gchar *
+sn_runner_label (const SnRunner * r, gint id)
+{
+  g_return_val_if_fail (id >= 0 && id < r->n_classes, "");
+  return r->labels[id];
+}

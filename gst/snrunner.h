@@ -1,0 +1,66 @@
+/* snrunner.h - one loaded model ready to classify: the engine model and a
+ * context, its metadata defaults, its labels, and the input/output tensors.
+ *
+ * sn_runner_new () does all the slow work (read and plan the model, read the
+ * labels, allocate, one warm-up run) so that the element can call it off the
+ * streaming thread and swap the result in. A runner is then used by one
+ * thread at a time.
+ */
+#ifndef __SN_RUNNER_H__
+#define __SN_RUNNER_H__
+
+#include <glib.h>
+
+#include "shufflenet.h"
+#include "snmodelconfig.h"
+
+G_BEGIN_DECLS
+
+#define SN_RUNNER_ERROR (sn_runner_error_quark ())
+GQuark sn_runner_error_quark (void);
+
+typedef enum
+{
+  SN_RUNNER_ERROR_NOT_FOUND,    /* model file does not exist */
+  SN_RUNNER_ERROR_READ,         /* model file unreadable (engine SN_ERR_IO) */
+  SN_RUNNER_ERROR_UNSUPPORTED,  /* not ONNX, or not a model the engine runs */
+  SN_RUNNER_ERROR_LABELS_READ,  /* labels file missing or unreadable */
+  SN_RUNNER_ERROR_LABELS,       /* labels malformed or count != classes */
+  SN_RUNNER_ERROR_METADATA,     /* malformed shufflenet.* metadata */
+  SN_RUNNER_ERROR_RUN,          /* the engine failed to create or run */
+} SnRunnerError;
+
+typedef struct _SnRunner SnRunner;
+
+/* Loads @model_path, takes the labels from @labels_path (NULL or "": from
+ * the model's metadata, else class ids), creates a context of @threads
+ * threads (0 = all cores) and runs once on zeros. Errors name the file. */
+SnRunner *sn_runner_new (const gchar * model_path, const gchar * labels_path,
+    gint threads, GError ** error);
+void sn_runner_free (SnRunner * runner);
+
+const gchar *sn_runner_model_path (const SnRunner * runner);
+const gchar *sn_runner_labels_path (const SnRunner * runner);   /* or NULL */
+gint sn_runner_threads (const SnRunner * runner);
+const SnModelConfig *sn_runner_config (const SnRunner * runner);
+void sn_runner_input_info (const SnRunner * runner, sn_input_info * info);
+gint sn_runner_num_classes (const SnRunner * runner);
+/* Duration of the warm-up run, in milliseconds. */
+gdouble sn_runner_warmup_ms (const SnRunner * runner);
+
+/* The input tensor to fill before sn_runner_run (): one image,
+ * C x H x W (NCHW) or H x W x C (NHWC) as sn_runner_input_info () says. */
+float *sn_runner_input (SnRunner * runner);
+
+/* Runs the model on the input tensor. On success @probs points to K
+ * probabilities (softmax of the logits, or the model's own softmax), owned
+ * by the runner and valid until the next run. */
+gboolean sn_runner_run (SnRunner * runner, const float **probs,
+    GError ** error);
+
+/* Label text of class @id: the label, or the id as decimal text. */
+const gchar *sn_runner_label (const SnRunner * runner, gint id);
+
+G_END_DECLS
+
+#endif /* __SN_RUNNER_H__ */

@@ -1,0 +1,198 @@
+/* sn-classify.c - gst-shufflenet embedded in a C program: builds a
+ * pipeline, reads each frame's classification from the buffer meta in a
+ * pad probe and from the "shufflenet" bus messages, and prints both.
+ *
+ *   filesrc ! decodebin ! videoconvert ! shufflenet ! videoconvert ! fakesink
+ *                                                   (probe on its sink pad)
+ *
+ * Build against the installed plugin (`meson install`):
+ *   cc sn-classify.c -o sn-classify $(pkg-config --cflags --libs gstreamer-1.0)
+ * (the header is <prefix>/include/gstreamer-1.0/gst/shufflenet/; with
+ * another prefix than GStreamer's add -I<prefix>/include/gstreamer-1.0).
+ *
+ * Usage: sn-classify [--top-k N] [--model FILE] [VIDEO-OR-IMAGE]
+ * Without a file it classifies 30 frames of videotestsrc. Exit status 0
+ * when every frame had a result in both places, 1 otherwise.
+ */
+#include <gst/gst.h>
+#include <gst/shufflenet/gstshufflenetmeta.h>
+
+typedef struct
+{
+  gint probe_frames;            /* buffers with a meta (streaming thread) */
+  gint buffers;                 /* all buffers at the sink */
+} Counts;
+
+/* "285 Egyptian cat 0.635, 282 tiger cat 0.179" for the result @s. */
+static gchar *
+format_classes (const GstStructure * s)
+{
+  GString *text = g_string_new (NULL);
+  const gchar *label;
+  gdouble score;
+  gint id;
+
+  for (guint i = 0; gst_shufflenet_result_get_class (s, i, &id, &label,
+          &score); i++)
+    g_string_append_printf (text, "%s%d %s %.3f", i > 0 ? ", " : "", id,
+        label, score);
+  return g_string_free (text, FALSE);
+}
+
+static void
+print_result (const gchar * where, const GstStructure * s)
+{
+  guint64 frame = 0, pts = GST_CLOCK_TIME_NONE;
+  gdouble ms = 0.0;
+  gchar *classes = format_classes (s);
+
+  gst_structure_get_uint64 (s, "frame", &frame);
+  gst_structure_get_uint64 (s, "timestamp", &pts);
+  gst_structure_get_double (s, "inference-time", &ms);
+  g_print ("%-7s frame %3" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT
+      " %5.1f ms%s: %s\n", where, frame, GST_TIME_ARGS (pts), ms,
+      gst_shufflenet_result_is_stale (s, NULL) ? " (stale)" : "", classes);
+  g_free (classes);
+}
+
+/* Streaming thread: every buffer that reaches the sink. The meta went
+ * through videoconvert with the frame. */
+static GstPadProbeReturn
+on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
+{
+  Counts *counts = user_data;
+  const GstStructure *s =
+      gst_shufflenet_meta_get_structure (GST_PAD_PROBE_INFO_BUFFER (info));
+
+  g_atomic_int_inc (&counts->buffers);
+  if (s != NULL) {
+    g_atomic_int_inc (&counts->probe_frames);
+    print_result ("meta", s);
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Runs @pipeline to EOS; prints the bus results. Returns their number, or
+ * -1 on an error. */
+static gint
+run (GstElement * pipeline)
+{
+  GstBus *bus = gst_element_get_bus (pipeline);
+  gint messages = 0;
+  gboolean done = FALSE;
+
+  if (gst_element_set_state (pipeline, GST_STATE_PLAYING) ==
+      GST_STATE_CHANGE_FAILURE)
+    messages = -1;              /* the error message says why */
+  while (!done) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, GST_CLOCK_TIME_NONE,
+        GST_MESSAGE_ELEMENT | GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    const GstStructure *s = gst_message_get_structure (msg);
+    GError *err = NULL;
+    gchar *debug = NULL;
+
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && gst_structure_has_name (s, GST_SHUFFLENET_MESSAGE_NAME)) {
+      print_result ("message", s);
+      if (messages >= 0)
+        messages++;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
+      gst_message_parse_error (msg, &err, &debug);
+      g_printerr ("sn-classify: %s\n(%s)\n", err->message, debug);
+      g_clear_error (&err);
+      g_free (debug);
+      messages = -1;
+      done = TRUE;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS) {
+      done = TRUE;
+    }
+    gst_message_unref (msg);
+  }
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (bus);
+  return messages;
+}
+
+static GstElement *
+build_pipeline (const gchar * file, gint top_k, const gchar * model,
+    Counts * counts)
+{
+  GError *err = NULL;
+  GstElement *pipeline, *net, *sink;
+  GstPad *pad;
+  gchar *desc = g_strdup_printf ("%s ! videoconvert ! shufflenet name=net "
+      "! videoconvert ! fakesink name=sink", file != NULL ?
+      "filesrc name=src ! decodebin" : "videotestsrc num-buffers=30");
+
+  pipeline = gst_parse_launch (desc, &err);
+  g_free (desc);
+  if (pipeline == NULL) {
+    g_printerr ("sn-classify: %s\n", err->message);
+    g_error_free (err);
+    return NULL;
+  }
+  if (file != NULL) {
+    GstElement *src = gst_bin_get_by_name (GST_BIN (pipeline), "src");
+    g_object_set (src, "location", file, NULL);
+    gst_object_unref (src);
+  }
+  net = gst_bin_get_by_name (GST_BIN (pipeline), "net");
+  g_object_set (net, "top-k", top_k, NULL);
+  if (model != NULL)
+    g_object_set (net, "model", model, NULL);
+  gst_object_unref (net);
+
+  sink = gst_bin_get_by_name (GST_BIN (pipeline), "sink");
+  pad = gst_element_get_static_pad (sink, "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER, on_buffer, counts, NULL);
+  gst_object_unref (pad);
+  gst_object_unref (sink);
+  return pipeline;
+}
+
+int
+main (int argc, char **argv)
+{
+  gint top_k = 3, messages;
+  gchar *model = NULL;
+  GOptionEntry entries[] = {
+    {"top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "Classes per frame", "N"},
+    {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "ONNX model", "FILE"},
+    {NULL}
+  };
+  GOptionContext *ctx = g_option_context_new ("[VIDEO-OR-IMAGE]");
+  GError *err = NULL;
+  GstElementFactory *factory;
+  GstElement *pipeline;
+  Counts counts = { 0, 0 };
+
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_add_group (ctx, gst_init_get_option_group ());
+  if (!g_option_context_parse (ctx, &argc, &argv, &err) || argc > 2
+      || top_k < 1) {
+    g_printerr ("sn-classify: %s\n", err != NULL ? err->message :
+        "usage: sn-classify [--top-k N>=1] [--model FILE] [FILE]");
+    return 2;
+  }
+  g_option_context_free (ctx);
+  factory = gst_element_factory_find ("shufflenet");
+  if (factory == NULL) {
+    g_printerr ("sn-classify: no shufflenet element: set GST_PLUGIN_PATH to "
+        "the build's gst/ folder, or meson install\n");
+    return 1;
+  }
+  gst_object_unref (factory);
+
+  pipeline = build_pipeline (argc == 2 ? argv[1] : NULL, top_k, model, &counts);
+  if (pipeline == NULL)
+    return 1;
+  messages = run (pipeline);
+  gst_object_unref (pipeline);
+  g_free (model);
+
+  g_print ("frames: %d, with a meta: %d, bus messages: %d\n",
+      g_atomic_int_get (&counts.buffers),
+      g_atomic_int_get (&counts.probe_frames), messages);
+  return messages > 0 && messages == counts.probe_frames
+      && counts.probe_frames == counts.buffers ? 0 : 1;
+}

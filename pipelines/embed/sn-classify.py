@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""sn-classify.py - gst-shufflenet embedded in a Python (GI) program: builds
+a pipeline, reads each frame's classification from the buffer meta in a pad
+probe and from the "shufflenet" bus messages, and prints both.
+
+    filesrc ! decodebin ! videoconvert ! shufflenet ! videoconvert ! fakesink
+                                                      (probe on its sink pad)
+
+Needs Debian's python3-gi, python3-gst-1.0 and gir1.2-gstreamer-1.0, and the
+plugin (installed, or GST_PLUGIN_PATH=<build>/gst).
+
+Usage: sn-classify.py [--top-k N] [--model FILE] [VIDEO-OR-IMAGE]
+Without a file it classifies 30 frames of videotestsrc. Exit status 0 when
+every frame had a result in both places, 1 otherwise.
+"""
+import argparse
+import sys
+import threading
+
+import gi
+
+gi.require_version("Gst", "1.0")
+from gi.repository import Gst  # noqa: E402
+
+META = "GstShuffleNetMeta"
+# The probe prints from the streaming thread, the bus loop from the main one.
+print_lock = threading.Lock()
+
+
+def values(structure, name):
+    """A GstValueArray field (class-ids, labels, scores) as a list."""
+    value = structure.get_value(name)
+    return list(value.array) if hasattr(value, "array") else list(value)
+
+
+def print_result(where, s):
+    classes = ", ".join(f"{i} {label} {score:.3f}" for i, label, score in zip(
+        values(s, "class-ids"), values(s, "labels"), values(s, "scores")))
+    _, frame = s.get_uint64("frame")
+    _, pts = s.get_uint64("timestamp")
+    _, ms = s.get_double("inference-time")
+    _, stale = s.get_boolean("stale")
+    when = f"{pts / Gst.SECOND:8.3f} s" if pts != Gst.CLOCK_TIME_NONE else "       -  "
+    with print_lock:
+        print(f"{where:<7} frame {frame:3} pts {when} {ms:5.1f} ms"
+              f"{' (stale)' if stale else ''}: {classes}", flush=True)
+
+
+def on_buffer(pad, info, counts):
+    """Streaming thread: every buffer at the sink; the meta went through
+    videoconvert with the frame."""
+    counts["buffers"] += 1
+    meta = info.get_buffer().get_custom_meta(META)
+    if meta is not None:
+        counts["meta"] += 1
+        print_result("meta", meta.get_structure())
+    return Gst.PadProbeReturn.OK
+
+
+def build_pipeline(path, top_k, model, counts):
+    source = "filesrc name=src ! decodebin" if path else \
+        "videotestsrc num-buffers=30"
+    pipeline = Gst.parse_launch(
+        f"{source} ! videoconvert ! shufflenet name=net ! videoconvert ! "
+        "fakesink name=sink")
+    if path:
+        pipeline.get_by_name("src").set_property("location", path)
+    net = pipeline.get_by_name("net")
+    net.set_property("top-k", top_k)
+    if model:
+        net.set_property("model", model)
+    pad = pipeline.get_by_name("sink").get_static_pad("sink")
+    pad.add_probe(Gst.PadProbeType.BUFFER, on_buffer, counts)
+    return pipeline
+
+
+def run(pipeline):
+    """Runs to EOS, printing the bus results; their number, or -1 on an
+    error."""
+    bus = pipeline.get_bus()
+    messages = 0
+    if pipeline.set_state(Gst.State.PLAYING) == Gst.StateChangeReturn.FAILURE:
+        messages = -1  # the error message says why
+    while True:
+        msg = bus.timed_pop_filtered(
+            Gst.CLOCK_TIME_NONE, Gst.MessageType.ELEMENT
+            | Gst.MessageType.EOS | Gst.MessageType.ERROR)
+        if msg.type == Gst.MessageType.ELEMENT and msg.has_name("shufflenet"):
+            print_result("message", msg.get_structure())
+            if messages >= 0:
+                messages += 1
+        elif msg.type == Gst.MessageType.ERROR:
+            err, debug = msg.parse_error()
+            print(f"sn-classify.py: {err.message}\n({debug})", file=sys.stderr)
+            messages = -1
+            break
+        elif msg.type == Gst.MessageType.EOS:
+            break
+    pipeline.set_state(Gst.State.NULL)
+    return messages
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("file", nargs="?", help="video or image (default: "
+                   "30 frames of videotestsrc)")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--model")
+    args = p.parse_args(argv)
+    if args.top_k < 1:
+        p.error("--top-k must be at least 1")
+    Gst.init(None)
+    if Gst.ElementFactory.find("shufflenet") is None:
+        sys.exit("sn-classify.py: no shufflenet element: set GST_PLUGIN_PATH "
+                 "to the build's gst/ folder, or meson install")
+    counts = {"buffers": 0, "meta": 0}
+    pipeline = build_pipeline(args.file, args.top_k, args.model, counts)
+    messages = run(pipeline)
+    print(f"frames: {counts['buffers']}, with a meta: {counts['meta']}, "
+          f"bus messages: {messages}")
+    ok = messages > 0 and messages == counts["meta"] == counts["buffers"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# make-clip.sh - make a short video from still photos (by default three of
+# python3-skimage's sample photos: chelsea the cat, a cup of coffee, a
+# motorcycle), each shown for a number of frames. The demo and the tests
+# run the example pipelines on it.
+#
+# Usage: pipelines/make-clip.sh [OPTIONS] OUTPUT [PHOTO...]
+#
+# OUTPUT's extension picks the encoder: .webm or .mkv (VP8), .ogv (Theora),
+# .avi (Motion JPEG). Photos are decoded by GStreamer (PNG, JPEG, ...) and
+# scaled to the clip's size, keeping their aspect ratio (black borders).
+#
+# Options:
+#   --size WxH       frame size (default 320x240)
+#   --frames N       frames per photo (default 10)
+#   --fps N          frames per second (default 10)
+#   -h, --help       this text
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+usage () {
+  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+size=320x240 frames=10 fps=10
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --size) sn_need_value "$1" $#; size=$2; shift 2 ;;
+    --frames) sn_need_value "$1" $#; frames=$2; shift 2 ;;
+    --fps) sn_need_value "$1" $#; fps=$2; shift 2 ;;
+    -h | --help) usage; exit 0 ;;
+    -*) sn_die "unknown option '$1' (see --help)" ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+[ ${#args[@]} -ge 1 ] || sn_die "need an OUTPUT file (see --help)"
+output=${args[0]}
+photos=("${args[@]:1}")
+encoder=$(sn_encoder "$output") || sn_die "cannot tell the format of" \
+  "'$output' from its extension: use .webm, .mkv, .ogv or .avi"
+[[ "$size" =~ ^([1-9][0-9]*)x([1-9][0-9]*)$ ]] || sn_die "--size wants WxH, not '$size'"
+width=${BASH_REMATCH[1]} height=${BASH_REMATCH[2]}
+[[ "$frames" =~ ^[1-9][0-9]*$ ]] || sn_die "--frames wants a positive integer, not '$frames'"
+[[ "$fps" =~ ^[1-9][0-9]*$ ]] || sn_die "--fps wants a positive integer, not '$fps'"
+if [ ${#photos[@]} -eq 0 ]; then
+  dir=$(sn_photos_dir)
+  photos=("$dir/chelsea.png" "$dir/coffee.png" "$dir/motorcycle_right.png")
+fi
+
+# One branch per photo into concat: decode, scale, repeat as N frames.
+read -ra encoder <<<"$encoder"
+launch=(concat name=c ! videoconvert ! "${encoder[@]}" ! filesink "location=$output")
+for p in "${photos[@]}"; do
+  if [ ! -f "$p" ] || [ ! -r "$p" ]; then
+    sn_die "cannot read the photo '$p'"
+  fi
+  launch+=(filesrc "location=$p" ! decodebin ! videoconvert ! videoscale
+    ! "video/x-raw,format=I420,width=$width,height=$height,pixel-aspect-ratio=1/1"
+    ! imagefreeze "num-buffers=$frames" ! "video/x-raw,framerate=$fps/1"
+    ! c.)
+done
+sn_run_launch -q "${launch[@]}"
+echo "$sn_prog: $output: $((frames * ${#photos[@]})) frames of ${width}x$height" >&2
