@@ -145,6 +145,11 @@ struct _GstShuffleNet
   gdouble last_ms, mean_ms, min_ms, max_ms;     /* classification times */
   guint64 n_classified;
   gdouble estimate_ms;          /* moving average, what we report */
+  /* top-k scratch, grown when top-k grows (no allocation per frame) */
+  gint topk_cap;
+  gint *topk_ids;               /* [topk_cap] class ids, best first */
+  float *topk_scores;           /* [topk_cap] */
+  const gchar **topk_labels;    /* [topk_cap] */
   GstClockTime reported_latency;
 
   /* Streaming thread only (and start ()/stop () around it) */
@@ -652,7 +657,9 @@ update_latency (GstShuffleNet * self, gdouble ms)
   self->mean_ms += (ms - self->mean_ms) / self->n_classified;
   self->min_ms = self->n_classified == 1 ? ms : MIN (self->min_ms, ms);
   self->max_ms = MAX (self->max_ms, ms);
-  self->estimate_ms += LATENCY_EMA_ALPHA * (ms - self->estimate_ms);
+  /* A plain mean over the first frames, then a moving average. */
+  self->estimate_ms += MAX (LATENCY_EMA_ALPHA, 1.0 / self->n_classified)
+      * (ms - self->estimate_ms);
   reported = (gdouble) self->reported_latency / GST_MSECOND;
   if (ABS (self->estimate_ms - reported) >= MAX (1.0,
           LATENCY_REPOST_RATIO * reported)) {
@@ -673,14 +680,20 @@ classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
   const float *probs;           /* [K] */
   gint n_classes = sn_runner_num_classes (self->runner);
   gint k = MIN (st->top_k, n_classes), n;
-  gint *ids = g_new (gint, k);  /* [k] best first */
-  float *scores = g_new (float, k);     /* [k] */
-  const gchar **labels = g_new (const gchar *, k);      /* [k] */
   GstVideoFrame frame;
   GError *err = NULL;
   gint64 t0 = g_get_monotonic_time ();
   gdouble ms;
 
+  if (k > self->topk_cap) {
+    self->topk_cap = k;
+    self->topk_ids = g_renew (gint, self->topk_ids, k);
+    self->topk_scores = g_renew (float, self->topk_scores, k);
+    self->topk_labels = g_renew (const gchar *, self->topk_labels, k);
+  }
+  gint *ids = self->topk_ids;   /* [k] best first */
+  float *scores = self->topk_scores;    /* [k] */
+  const gchar **labels = self->topk_labels;     /* [k] */
   if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buf,
           GST_MAP_READ)) {
     GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map a video frame"),
@@ -707,15 +720,9 @@ classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
       (self->runner)->model_name, n, ids, labels, scores, ms);
   self->last_frame = self->frame_count;
   update_latency (self, ms);
-  g_free (ids);
-  g_free (scores);
-  g_free (labels);
   return TRUE;
 
 failed:
-  g_free (ids);
-  g_free (scores);
-  g_free (labels);
   return FALSE;
 }
 
@@ -1048,6 +1055,9 @@ gst_shufflenet_finalize (GObject * object)
   g_free (self->std_str);
   g_free (self->active_model);
   g_free (self->active_labels);
+  g_free (self->topk_ids);
+  g_free (self->topk_scores);
+  g_free (self->topk_labels);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
