@@ -10,7 +10,7 @@ Writes OUTDIR/NAME.onnx, NAME.in.npy (float32, the model's input layout:
 probabilities when the model ends in Softmax) and OUTDIR/manifest.json (last,
 so it doubles as the build stamp).  Every file passes onnx.checker and, unless
 --no-verify, a float64 numpy interpretation of the written graph
-(onnx_numpy.py) must agree with PyTorch.
+(models/onnx_numpy.py) must agree with PyTorch.
 
 Three families, each one a PyTorch module exported with torch.onnx.export:
   pytorch  NCHW; grouped Conv attribute; symmetric pads; the stride-2 average
@@ -40,6 +40,7 @@ import os
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -48,7 +49,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# the float64 ONNX interpreter shared with the converter in models/
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "models"))
 import onnx_numpy  # noqa: E402
 
 STAGE_WIDTHS = {1: (144, 288, 576), 2: (200, 400, 800), 3: (240, 480, 960),
@@ -615,7 +617,7 @@ def op_counts(model):
 
 def verify(v, model, x, y):
     """float64 numpy run of the written graph vs PyTorch; relative error."""
-    got = onnx_numpy.run(model, x.numpy())[0]
+    got = onnx_numpy.run(model, {model.graph.input[0].name: x.numpy()})[0]
     ref = y.numpy().astype(np.float64)
     if got.shape != ref.shape:
         raise RuntimeError(f"{v.name}: numpy output {got.shape} != torch {ref.shape}")
