@@ -3,8 +3,15 @@
 #include "ops.h"
 
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause ()
+#else
+#define cpu_relax() ((void) 0)
+#endif
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -185,8 +192,9 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
   e->threads = threads;
   e->workers = calloc (threads, sizeof (sn_worker));
   e->op_seconds = calloc (g->n_ops, sizeof (double));
-  e->next_task = calloc (g->n_ops, sizeof (int));
-  if (!e->workers || !e->op_seconds || !e->next_task || worker_init (e, &e->workers[0]) != SN_OK) {
+  e->claimed = calloc (g->n_ops + 1, sizeof (int));
+  e->done = calloc (g->n_ops + 1, sizeof (int));
+  if (!e->workers || !e->op_seconds || !e->claimed || !e->done || worker_init (e, &e->workers[0]) != SN_OK) {
     sn_exec_free (e);
     return sn_set_error (err, SN_ERR_NOMEM,
         "out of memory for a %zu-float activation arena", g->arena_floats);
@@ -202,7 +210,8 @@ sn_exec_free (sn_exec *e)
     worker_free (e->g, &e->workers[i]);
   free (e->workers);
   free (e->op_seconds);
-  free (e->next_task);
+  free (e->claimed);
+  free (e->done);
   memset (e, 0, sizeof *e);
 }
 
@@ -406,35 +415,63 @@ copy_output (const sn_exec *e, const sn_worker *w, float *out)
     out[k] = plane_ptr (e, w, g->output_value, k, NULL)[0];
 }
 
-/* All threads of the team on one image: each op's tasks are split among
- * them, a barrier after each op. Called by every thread of the team. */
+/* Shared mode without barriers. Op i of the s-th shared image of a run owns
+ * the task numbers [s*n, (s+1)*n) of the op's two counters (n = its task
+ * count): `claimed` hands them out, `done` counts the finished ones. A thread
+ * moves on to op i+1 once done[i] reaches (s+1)*n, so a thread the OS keeps
+ * off the CPU (other busy threads, a decoder in the same pipeline) delays
+ * nobody: the others take its share, and it finds nothing left to claim when
+ * it comes back. The output copy is one more "op" (index n_ops, 1 task), so
+ * the next image cannot overwrite the arena before the copy is done. */
+
+static int
+claim_task (int *claimed, int limit)
+{
+  int v = __atomic_load_n (claimed, __ATOMIC_RELAXED);
+  while (v < limit)
+    if (__atomic_compare_exchange_n (claimed, &v, v + 1, true,
+            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+      return v;
+  return -1;
+}
+
 static void
-run_image_shared (sn_exec *e, const float *image, float *out, int tid, int nt,
+wait_done (const int *done, int limit)
+{
+  for (unsigned spins = 0; __atomic_load_n (done, __ATOMIC_ACQUIRE) < limit;
+      spins++) {
+    if (spins < 4096)
+      cpu_relax ();
+    else
+      sched_yield ();          /* the worker we wait for may need this CPU */
+  }
+}
+
+/* All threads of the team on the s-th shared image of this run. */
+static void
+run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
     double weight)
 {
   const sn_graph *g = e->g;
   const sn_worker *w = &e->workers[0];
   double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
-  for (int i = 0; i < g->n_ops; i++) {
-    /* Tasks are claimed from a shared counter, so a thread the OS delays
-     * (a busy machine) holds back one task, not a fixed share of the op. */
-    int tasks = w->bind[i].n_tasks;
-    for (int t = __atomic_fetch_add (&e->next_task[i], 1, __ATOMIC_RELAXED);
-        t < tasks; t = __atomic_fetch_add (&e->next_task[i], 1,
-            __ATOMIC_RELAXED))
-      run_task (e, w, i, t, image);
-#pragma omp barrier
-    if (e->profiling && tid == 0) {
+  for (int i = 0; i <= g->n_ops; i++) {
+    int tasks = i < g->n_ops ? w->bind[i].n_tasks : 1;
+    int base = s * tasks, limit = base + tasks, t;
+    while ((t = claim_task (&e->claimed[i], limit)) >= 0) {
+      if (i < g->n_ops)
+        run_task (e, w, i, t - base, image);
+      else
+        copy_output (e, w, out);
+      __atomic_fetch_add (&e->done[i], 1, __ATOMIC_RELEASE);
+    }
+    wait_done (&e->done[i], limit);
+    if (e->profiling && tid == 0 && i < g->n_ops) {
       double t1 = omp_get_wtime ();
       e->op_seconds[i] += (t1 - t0) * weight;
       t0 = t1;
     }
   }
-  if (tid == 0) {           /* every thread is past the last op's barrier */
-    copy_output (e, w, out);
-    memset (e->next_task, 0, sizeof (int) * g->n_ops);
-  }
-#pragma omp barrier
 }
 
 /* One thread alone on one image, on its own worker: no barriers. */
@@ -475,6 +512,8 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
   if (e->profiling)
     memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
   e->next_image = 0;
+  memset (e->claimed, 0, sizeof (int) * (g->n_ops + 1));
+  memset (e->done, 0, sizeof (int) * (g->n_ops + 1));
 #pragma omp parallel num_threads(nt) if(nt > 1)
   {
     int tid = omp_get_thread_num (), team = omp_get_num_threads ();
@@ -489,6 +528,7 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
     }
     for (int n = team == nt ? alone : 0; n < batch; n++)
       run_image_shared (e, input + image_floats * n,
-          output + (size_t) classes * n, tid, team, 1.0 / batch);
+          output + (size_t) classes * n, tid, n - (team == nt ? alone : 0),
+          1.0 / batch);
   }
 }

@@ -1,7 +1,9 @@
 /* ops.h - the operator layer: runs a planned sn_graph on one context's arena.
  * Operators split their work into tasks and own the threading: one OpenMP
- * parallel region per run() (batch loop inside), a barrier after each op,
- * the thread count passed to the region (never omp_set_num_threads). */
+ * parallel region per run() (batch loop inside), tasks claimed from shared
+ * counters and an op finished when all its tasks are (no barrier that waits
+ * for a descheduled thread), the thread count passed to the region (never
+ * omp_set_num_threads). */
 #ifndef SN_OPS_H
 #define SN_OPS_H
 
@@ -41,7 +43,8 @@ typedef struct {
   int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
-  int *next_task;          /* [g->n_ops] next unclaimed task (shared mode) */
+  int *claimed;            /* [g->n_ops + 1] tasks handed out (shared mode) */
+  int *done;               /* [g->n_ops + 1] tasks finished (shared mode) */
   int next_image;          /* next unclaimed image (one-image-per-thread) */
 } sn_exec;
 
