@@ -18,10 +18,18 @@
  *   `gst-launch-1.0 -m`), unless #GstShuffleNet:post-messages is %FALSE.
  *
  * Both carry: timestamp, stream-time, running-time, duration, frame, stale,
- * age, class-ids, labels, scores (probabilities), inference-time (ms) and
- * model. On frames that are not classified (interval, or late frames when
- * downstream reports lateness through QoS) the last result is attached
- * again with stale=true and its age in frames.
+ * age, class-ids, labels, scores (probabilities), inference-time (ms),
+ * model and element (the name of the element that made the result). On
+ * frames that are not classified (interval, or late frames when downstream
+ * reports lateness through QoS) the last result is attached again with
+ * stale=true and its age in frames. Buffers outside the segment (which
+ * sinks drop, e.g. frames decoded up to an accurate seek's target) pass
+ * unclassified, without a result.
+ *
+ * Several shufflenet elements may classify the same buffers (different
+ * models): each posts its own messages, and the meta keeps the fields of
+ * the most downstream element's result plus "results", an array with every
+ * element's result (upstream first), each with its "element" field.
  *
  * Preprocessing (resize, channel order, mean/std) defaults to what the
  * model's metadata says; the properties override it. Model, labels and
@@ -718,12 +726,71 @@ classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
   g_clear_pointer (&self->last_result, gst_structure_free);
   self->last_result = gst_shufflenet_result_new (sn_runner_config
       (self->runner)->model_name, n, ids, labels, scores, ms);
+  /* Which element made it: several may classify the same buffers. */
+  GST_OBJECT_LOCK (self);
+  gst_structure_set (self->last_result, "element", G_TYPE_STRING,
+      GST_OBJECT_NAME (self), NULL);
+  GST_OBJECT_UNLOCK (self);
   self->last_frame = self->frame_count;
   update_latency (self, ms);
   return TRUE;
 
 failed:
   return FALSE;
+}
+
+/* Appends a copy of @s to the GstValueArray @list. */
+static void
+append_structure (GValue * list, const GstStructure * s)
+{
+  GValue v = G_VALUE_INIT;
+
+  g_value_init (&v, GST_TYPE_STRUCTURE);
+  gst_value_set_structure (&v, s);
+  gst_value_array_append_and_take_value (list, &v);
+}
+
+/* Attaches @result as @buf's meta. When the buffer already carries the
+ * result of another shufflenet element (several in one pipeline), the meta
+ * keeps @result's fields (the plain reader sees the newest result) plus
+ * "results": every element's result, upstream first, ours last; an older
+ * result of this same element is replaced. */
+static void
+attach_result (GstBuffer * buf, const GstStructure * result)
+{
+  const GstStructure *prev = gst_shufflenet_meta_get_structure (buf);
+  const gchar *name = gst_structure_get_string (result, "element");
+  const GValue *all;
+  GValue list = G_VALUE_INIT;
+  GstStructure *merged;
+
+  if (prev == NULL) {
+    gst_shufflenet_meta_add (buf, result);
+    return;
+  }
+  gst_value_array_init (&list, 2);
+  all = gst_structure_get_value (prev, "results");
+  if (all != NULL && GST_VALUE_HOLDS_ARRAY (all)) {
+    for (guint i = 0; i < gst_value_array_get_size (all); i++) {
+      const GValue *v = gst_value_array_get_value (all, i);
+      if (GST_VALUE_HOLDS_STRUCTURE (v)
+          && g_strcmp0 (gst_structure_get_string (gst_value_get_structure (v),
+                  "element"), name) != 0)
+        append_structure (&list, gst_value_get_structure (v));
+    }
+  } else if (g_strcmp0 (gst_structure_get_string (prev, "element"), name)) {
+    append_structure (&list, prev);
+  }
+  if (gst_value_array_get_size (&list) == 0) {
+    g_value_unset (&list);
+    gst_shufflenet_meta_add (buf, result);
+    return;
+  }
+  append_structure (&list, result);
+  merged = gst_structure_copy (result);
+  gst_structure_take_value (merged, "results", &list);
+  gst_shufflenet_meta_add (buf, merged);
+  gst_structure_free (merged);
 }
 
 /* Attaches the last result (fresh or stale) to @buf and posts it. */
@@ -744,7 +811,7 @@ publish (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
   result = gst_structure_copy (self->last_result);
   gst_shufflenet_result_set_frame (result, self->frame_count, pts,
       stream_time, running_time, GST_BUFFER_DURATION (buf), age > 0, age);
-  gst_shufflenet_meta_add (buf, result);
+  attach_result (buf, result);
   if (st->post_messages)
     gst_element_post_message (GST_ELEMENT (self),
         gst_message_new_element (GST_OBJECT (self), result));
@@ -766,6 +833,21 @@ is_late (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
   return GST_CLOCK_TIME_IS_VALID (rt) && rt <= st->earliest_time;
 }
 
+/* Outside the segment: sinks drop it (e.g. the frames a decoder decodes
+ * from a keyframe up to an accurate seek's target). */
+static gboolean
+outside_segment (GstShuffleNet * self, GstBuffer * buf)
+{
+  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime start = GST_BUFFER_PTS (buf), stop = GST_CLOCK_TIME_NONE;
+
+  if (seg->format != GST_FORMAT_TIME || !GST_CLOCK_TIME_IS_VALID (start))
+    return FALSE;
+  if (GST_BUFFER_DURATION_IS_VALID (buf))
+    stop = start + GST_BUFFER_DURATION (buf);
+  return !gst_segment_clip (seg, GST_FORMAT_TIME, start, stop, NULL, NULL);
+}
+
 static GstFlowReturn
 gst_shufflenet_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
@@ -779,6 +861,13 @@ gst_shufflenet_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_NOT_NEGOTIATED;
   if (!ensure_preprocessor (self, &st))
     return GST_FLOW_ERROR;
+  if (outside_segment (self, buf)) {
+    /* Not shown: no inference, no result, not counted as a frame. */
+    GST_LOG_OBJECT (self, "buffer %" GST_TIME_FORMAT " is outside the "
+        "segment: passed on unclassified",
+        GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
+    return GST_FLOW_OK;
+  }
 
   if (self->last_result == NULL)
     fresh = TRUE;
