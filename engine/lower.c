@@ -49,6 +49,10 @@ typedef struct {
   sn_graph *g;
   lvalue *lv;
   int n_lv, cap_lv;
+  int *index;               /* hash slots -> lv index, -1 empty */
+  uint32_t index_mask;
+  const char **use_names;   /* every name read by a node or the output, sorted */
+  size_t n_use_names;
   sn_lowered_info *info;
   sn_error *err;
   const Onnx__NodeProto *node; /* being lowered, for messages */
@@ -73,27 +77,88 @@ node_error (lower_ctx *c, sn_status status, const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 /* lvalue table */
 
+/* Names are found through a hash index of the lvalue table (the latest
+ * definition of a name wins) and use counts through a sorted array of every
+ * name a node or the graph output reads: loading stays O(n log n) in the
+ * number of nodes, whatever a file holds. */
+static uint32_t
+name_hash (const char *s)
+{
+  uint32_t h = 2166136261u;          /* FNV-1a */
+  for (; *s; s++)
+    h = (h ^ (unsigned char) *s) * 16777619u;
+  return h;
+}
+
 static lvalue *
 lv_find (lower_ctx *c, const char *name)
 {
-  for (int i = c->n_lv - 1; i >= 0; i--)
-    if (strcmp (c->lv[i].name, name) == 0)
-      return &c->lv[i];
-  return NULL;
+  for (uint32_t i = name_hash (name) & c->index_mask;; i = (i + 1) & c->index_mask) {
+    int k = c->index[i];
+    if (k < 0)
+      return NULL;
+    if (strcmp (c->lv[k].name, name) == 0)
+      return &c->lv[k];
+  }
+}
+
+static void
+lv_index_add (lower_ctx *c, int k)
+{
+  uint32_t i = name_hash (c->lv[k].name) & c->index_mask;
+  while (c->index[i] >= 0 && strcmp (c->lv[c->index[i]].name, c->lv[k].name))
+    i = (i + 1) & c->index_mask;
+  c->index[i] = k;
+}
+
+static int
+cmp_names (const void *a, const void *b)
+{
+  return strcmp (*(const char *const *) a, *(const char *const *) b);
 }
 
 static int
 count_uses (const lower_ctx *c, const char *name)
 {
+  size_t lo = 0, hi = c->n_use_names;        /* first name >= `name` */
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (strcmp (c->use_names[mid], name) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
   int uses = 0;
-  for (size_t n = 0; n < c->gp->n_node; n++)
-    for (size_t k = 0; k < c->gp->node[n]->n_input; k++)
-      if (strcmp (c->gp->node[n]->input[k], name) == 0)
-        uses++;
-  for (size_t k = 0; k < c->gp->n_output; k++)
-    if (c->gp->output[k]->name && strcmp (c->gp->output[k]->name, name) == 0)
-      uses++;
+  while (lo + uses < c->n_use_names
+      && strcmp (c->use_names[lo + uses], name) == 0)
+    uses++;
   return uses;
+}
+
+/* Build the name index and the sorted use list; false when out of memory. */
+static bool
+lv_tables_init (lower_ctx *c)
+{
+  size_t n = c->gp->n_output;
+  for (size_t k = 0; k < c->gp->n_node; k++)
+    n += c->gp->node[k]->n_input;
+  c->use_names = malloc (sizeof (char *) * (n + 1));
+  uint32_t cap = 16;
+  while (cap < 2u * (uint32_t) c->cap_lv)
+    cap *= 2;
+  c->index = malloc (sizeof (int) * cap);
+  if (!c->use_names || !c->index)
+    return false;
+  c->index_mask = cap - 1;
+  memset (c->index, 0xff, sizeof (int) * cap);    /* all -1 */
+  for (size_t k = 0; k < c->gp->n_node; k++)
+    for (size_t j = 0; j < c->gp->node[k]->n_input; j++)
+      c->use_names[c->n_use_names++] = c->gp->node[k]->input[j];
+  for (size_t k = 0; k < c->gp->n_output; k++)
+    if (c->gp->output[k]->name)
+      c->use_names[c->n_use_names++] = c->gp->output[k]->name;
+  qsort (c->use_names, c->n_use_names, sizeof (char *), cmp_names);
+  return true;
 }
 
 /* A new lvalue for `name`. The table is sized once for the whole graph, so
@@ -106,6 +171,7 @@ lv_new (lower_ctx *c, const char *name, lv_kind kind)
   lvalue *v = &c->lv[c->n_lv++];
   memset (v, 0, sizeof *v);
   v->name = name;
+  lv_index_add (c, c->n_lv - 1);
   v->kind = kind;
   v->value = -1;
   v->view_rank = 4;
@@ -393,7 +459,9 @@ lower_constant_of_shape (lower_ctx *c)
     return NODE_ERR (c, SN_ERR_UNSUPPORTED, "rank %lld", (long long) shape->numel);
   for (int k = 0; k < shape->numel; k++) {
     dims[k] = shape->i[k];
-    numel *= dims[k] >= 0 ? dims[k] : 1 << 30;
+    if (dims[k] < 0 || dims[k] > 64 || (numel *= dims[k]) > 64)
+      return NODE_ERR (c, SN_ERR_UNSUPPORTED, "ConstantOfShape of more than "
+          "64 elements");
   }
   const Onnx__AttributeProto *a = sn_attr (c->node, "value");
   int64_t v = 0, n1;
@@ -442,7 +510,8 @@ const_reshape (lower_ctx *c, const lvalue *x, const lvalue *shape)
     dims[k] = shape->i[k] == 0 && k < x->rank ? x->dims[k] : shape->i[k];
     if (dims[k] == -1)
       infer = k;
-    else if (dims[k] > 0)
+    else if (dims[k] > 0 && dims[k] <= SN_MAX_ELEMENTS
+        && known * dims[k] <= SN_MAX_ELEMENTS)
       known *= dims[k];
     else
       return NODE_ERR (c, SN_ERR_PARSE, "bad reshape dimension");
@@ -606,6 +675,9 @@ lower_graph_input (lower_ctx *c)
   const Onnx__ValueInfoProto *in = NULL;
   for (size_t k = 0; k < gp->n_input; k++) {
     bool is_init = false;
+    if (gp->input[k]->name == NULL)
+      return sn_set_error (c->err, SN_ERR_PARSE, "graph input %zu has no name",
+          k);
     for (size_t j = 0; j < gp->n_initializer; j++)
       if (gp->initializer[j]->name
           && strcmp (gp->initializer[j]->name, gp->input[k]->name) == 0)
@@ -733,7 +805,8 @@ resolve_reshape (lower_ctx *c, const int64_t *in_dims, int in_rank,
       infer = (int) k;
       continue;
     }
-    if (out[k] <= 0)
+    if (out[k] <= 0 || out[k] > SN_MAX_ELEMENTS
+        || known * out[k] > SN_MAX_ELEMENTS)
       return NODE_ERR (c, SN_ERR_PARSE, "bad reshape dimension %lld",
           (long long) out[k]);
     known *= out[k];
@@ -930,6 +1003,8 @@ slice_params (lower_ctx *c, int64_t *start, int64_t *end, int64_t *axis,
       if (c->node->input[k][0] && ((s = input_lv (c, k, &p[k]))
               || (s = require_const (c, p[k], false))))
         return s;
+    if (p[1] == NULL || p[2] == NULL)
+      return NODE_ERR (c, SN_ERR_PARSE, "Slice without starts or ends");
     for (int k = 1; k < 5; k++)
       if (p[k] && p[k]->numel != 1)
         return NODE_ERR (c, SN_ERR_UNSUPPORTED, "multi-axis slice");
@@ -1838,9 +1913,17 @@ sn_lower_onnx (const Onnx__ModelProto *model, const sn_kernel_table *kt,
   for (size_t n = 0; n < c.gp->n_node; n++)
     c.cap_lv += (int) c.gp->node[n]->n_output;
   c.lv = calloc (c.cap_lv, sizeof (lvalue));
-  if (c.lv == NULL)
-    return sn_set_error (err, SN_ERR_NOMEM, "out of memory");
-  sn_status s = lower_initializers (&c);
+  /* Values are sized once too (a node makes at most one per input plus its
+   * output), so sn_value pointers held by a handler stay valid. */
+  size_t n_values = c.gp->n_input + 16;
+  for (size_t n = 0; n < c.gp->n_node; n++)
+    n_values += c.gp->node[n]->n_input + c.gp->node[n]->n_output + 1;
+  g->values = malloc (sizeof (sn_value) * n_values);
+  g->cap_values = g->values ? (int) n_values : 0;
+  sn_status s = c.lv && g->values && lv_tables_init (&c) ? SN_OK
+      : sn_set_error (err, SN_ERR_NOMEM, "out of memory");
+  if (s == SN_OK)
+    s = lower_initializers (&c);
   if (s == SN_OK)
     s = lower_graph_input (&c);
   for (size_t n = 0; s == SN_OK && n < c.gp->n_node; n++)
@@ -1854,6 +1937,8 @@ sn_lower_onnx (const Onnx__ModelProto *model, const sn_kernel_table *kt,
     free (c.lv[k].i);
   }
   free (c.lv);
+  free (c.index);
+  free (c.use_names);
   if (s != SN_OK)
     sn_graph_clear (g);
   return s;

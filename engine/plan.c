@@ -21,6 +21,11 @@ sn_set_error (sn_error *err, sn_status status, const char *fmt, ...)
     va_start (ap, fmt);
     vsnprintf (err->message, sizeof err->message, fmt, ap);
     va_end (ap);
+    /* One line: names copied from a (possibly corrupt) file may hold
+     * newlines or other control bytes. */
+    for (char *c = err->message; *c; c++)
+      if ((unsigned char) *c < 0x20 || *c == 0x7f)
+        *c = '?';
     err->status = status;
   }
   return status;

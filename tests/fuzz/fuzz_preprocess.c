@@ -240,8 +240,8 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
   GstBuffer *buf = gst_buffer_new_wrapped_full (0, bytes, size_b, 0, size_b,
       NULL, NULL);
   if (!gst_video_frame_map (&frame, &laid, buf, GST_MAP_READ))
-    g_error ("cannot map a %s frame", gst_video_format_to_string (
-            GST_VIDEO_INFO_FORMAT (&laid)));
+    g_error ("cannot map a %s frame",
+        gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&laid)));
   visible_mask (&frame, bytes, mask);
   float *a = run_pre (&info, &cfg, &frame, "0");
   if (a) {

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The suite under AddressSanitizer + UndefinedBehaviorSanitizer (gcc's, via
+# meson -Db_sanitize=address,undefined), assertions on.
+#
+#   tests/reliability/run_sanitized.sh [extra meson test args]
+#
+# Environment: ASAN_BUILD_DIR (default build-asan), SHUFFLENET_WEIGHTS_DIR
+# (as tests/run.sh), SANITIZE_EXCLUDE (extended regex of test names not to
+# run, default below).
+#
+# Every test executable of the project is instrumented; tests whose host
+# process is not (python with gi, gst-launch-1.0, gst-inspect-1.0 loading
+# the instrumented plugin) are left out: ASan must be the first library of
+# a process, and preloading it into python or gst-launch makes LeakSanitizer
+# report the interpreter's own allocations. Python-only tests that run no
+# code of ours (converter, fetch script, labels) are left out as well, and
+# the fuzz suite, which builds its own clang ASan binaries in the plain
+# build. A leak, an invalid access or undefined behaviour aborts the test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+top=$(pwd)
+build="${ASAN_BUILD_DIR:-build-asan}"
+export SHUFFLENET_WEIGHTS_DIR="${SHUFFLENET_WEIGHTS_DIR:-$top/../shared/weights/megvii-shufflenet-v1}"
+exclude="${SANITIZE_EXCLUDE:-^(pipelines-.*|gst-meta-python|gst-inspect-launch-line|models-labels|models-fetch|models-convert-errors|models-convert-sizes|fuzz)$}"
+
+opts=(-Db_sanitize=address,undefined -Db_lundef=false -Db_ndebug=false)
+if [ -f "$build/build.ninja" ]; then
+  meson setup --reconfigure "$build" "${opts[@]}" >/dev/null
+else
+  meson setup "$build" "${opts[@]}"
+fi
+meson compile -C "$build"
+
+# fast_unwind_on_malloc=0: full allocation stacks through GLib (no frame
+# pointers there), which the LSan suppressions need.
+export ASAN_OPTIONS="halt_on_error=1:abort_on_error=1:detect_leaks=1:fast_unwind_on_malloc=0:print_summary=1"
+export LSAN_OPTIONS="suppressions=$top/tests/reliability/lsan.supp:print_suppressions=0"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:print_summary=1"
+# Scan plugins in the (instrumented) test process: the uninstrumented
+# gst-plugin-scanner cannot load an ASan plugin and would blacklist it.
+export GST_REGISTRY_FORK=no
+
+mapfile -t tests < <(meson test -C "$build" --list 2>/dev/null \
+  | sed -n 's|^.* / ||p' | grep -Ev "$exclude")
+echo "sanitized run: ${#tests[@]} tests (excluded: $exclude)"
+status=0
+meson test -C "$build" --print-errorlogs --num-processes 2 "$@" "${tests[@]}" \
+  || status=$?
+exit $status
