@@ -92,8 +92,8 @@ def bad_huge_weight_dim(m):
 
 
 def bad_conv_channels(m):
-    """A pointwise conv whose weight (same element count) expects twice the
-    input channels: [cout][cin/g][1][1] -> [cout/2][2*cin/g][1][1]."""
+    """A pointwise conv whose weight (same element count) expects three
+    times the input channels: [cout][cin/g][1][1] -> [cout/3][3*cin/g][1][1]."""
     conv = node(m, "Conv", 1)
     w = numpy_helper.to_array(initializer(m, conv.input[1]))
     co, ci = w.shape[0], w.shape[1]
