@@ -1,5 +1,6 @@
 /* ops.c - operators: bind the plan to an arena, split each op into tasks,
- * run the tasks on an OpenMP team with one barrier per op. */
+ * run the tasks on an OpenMP team (or, with one thread, in order on the
+ * caller's thread). */
 #include "ops.h"
 
 #include <math.h>
@@ -78,16 +79,33 @@ round_up (int x, int multiple)
   return ceil_div (x, multiple) * multiple;
 }
 
+/* Planes per task for an op on `planes` planes of `px` outputs each: about
+ * SN_TASK_OUTPUTS outputs (a task must outweigh claiming it), yet at least
+ * four tasks per thread while planes last (so the team balances). */
+#define SN_TASK_OUTPUTS 2048
+
+static int
+planes_per_task (int planes, size_t px, int threads)
+{
+  int by_size = px >= SN_TASK_OUTPUTS ? 1 : (int) (SN_TASK_OUTPUTS / px);
+  int by_team = ceil_div (planes, 4 * threads);
+  int n = by_size < by_team ? by_size : by_team;
+  return n > 0 ? n : 1;
+}
+
 /* Split an op into tasks: enough for the team, big enough to amortize,
  * aligned to the kernels' register tiles. */
 static void
-plan_tasks (const sn_graph *g, const sn_kernel_table *kt, const sn_op *op,
-    sn_op_binding *b)
+plan_tasks (const sn_graph *g, const sn_kernel_table *kt, int threads,
+    const sn_op *op, sn_op_binding *b)
 {
+  const sn_value *in = &g->values[op->in];
   const sn_value *out = &g->values[op->out];
   int planes = op->out_channels;
+  size_t out_px = (size_t) out->h * out->w;
   b->row_block = out->h;
   b->row_blocks = 1;
+  b->plane_block = 1;
   switch (op->kind) {
     case SN_OP_CONV:
       b->variant = conv_variant (op);
@@ -108,12 +126,16 @@ plan_tasks (const sn_graph *g, const sn_kernel_table *kt, const sn_op *op,
         b->n_tasks = b->row_blocks;
         return;
       }
-      /* depthwise and direct convs split by plane and rows, like pools */
+      /* depthwise and direct convs split by planes and rows, like pools */
       __attribute__ ((fallthrough));
     case SN_OP_POOL:
-      b->row_block = out->h * out->w > 4096 ? 16 : out->h;
-      b->row_blocks = ceil_div (out->h, b->row_block);
-      b->n_tasks = planes * b->row_blocks;
+      if (out_px > 4096) {     /* big planes: bands of 16 rows */
+        b->row_block = 16;
+        b->row_blocks = ceil_div (out->h, b->row_block);
+      } else {
+        b->plane_block = planes_per_task (planes, out_px, threads);
+      }
+      b->n_tasks = ceil_div (planes, b->plane_block) * b->row_blocks;
       return;
     case SN_OP_DENSE:
       b->n_tasks = ceil_div (planes, 64);
@@ -122,16 +144,30 @@ plan_tasks (const sn_graph *g, const sn_kernel_table *kt, const sn_op *op,
       b->n_tasks = 1;
       return;
     default:                   /* INPUT_NHWC, GLOBAL_POOL, ADD, COPY */
-      b->n_tasks = planes;
+      b->plane_block = planes_per_task (planes, (size_t) in->h * in->w,
+          threads);
+      b->n_tasks = ceil_div (planes, b->plane_block);
       return;
   }
+}
+
+/* Task `task` of a plane op: planes [*c0, *c1), output rows [*oy0, *oy1). */
+static void
+task_planes (const sn_op *op, const sn_op_binding *b, int out_h, int task,
+    int *c0, int *c1, int *oy0, int *oy1)
+{
+  *c0 = task / b->row_blocks * b->plane_block;
+  *c1 = *c0 + b->plane_block < op->out_channels ? *c0 + b->plane_block
+      : op->out_channels;
+  *oy0 = task % b->row_blocks * b->row_block;
+  *oy1 = *oy0 + b->row_block < out_h ? *oy0 + b->row_block : out_h;
 }
 
 static sn_status
 bind_op (const sn_exec *e, const sn_worker *w, const sn_op *op,
     sn_op_binding *b)
 {
-  plan_tasks (e->g, e->kt, op, b);
+  plan_tasks (e->g, e->kt, e->threads, op, b);
   b->out_rows = malloc (sizeof (float *) * op->out_channels);
   if (b->out_rows == NULL)
     return SN_ERR_NOMEM;
@@ -246,28 +282,32 @@ conv_pointwise_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   e->kt->pw (&a, co0, co1, p0, p1);
 }
 
+/* SN_CONV_MULTI: every output channel of the rows [oy0, oy1). */
 static void
-conv_plane_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    const sn_op_binding *b, int task, const float *image)
+conv_multi_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int oy0, int oy1, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
-  int co = task / b->row_blocks;
-  int oy0 = (task % b->row_blocks) * b->row_block;
-  int oy1 = oy0 + b->row_block < out->h ? oy0 + b->row_block : out->h;
-  if (b->variant == SN_CONV_MULTI) {      /* task = one band of rows */
-    sn_conv_multi_args a = {
-      .cin = op->in_channels, .cout = op->out_channels, .in_h = in->h,
-      .in_w = in->w, .out_h = out->h, .out_w = out->w, .kh = op->kh,
-      .kw = op->kw, .stride_h = op->stride_h, .stride_w = op->stride_w,
-      .pad_top = op->pad_t, .pad_left = op->pad_l,
-      .in = plane_ptr (e, w, op->in, op->in_offset, image),
-      .weight = op->weight, .bias = op->bias, .out_rows = b->out_rows,
-      .relu = op->relu,
-    };
-    e->kt->conv_multi (&a, 0, op->out_channels, oy0, oy1);
-    return;
-  }
+  sn_conv_multi_args a = {
+    .cin = op->in_channels, .cout = op->out_channels, .in_h = in->h,
+    .in_w = in->w, .out_h = out->h, .out_w = out->w, .kh = op->kh,
+    .kw = op->kw, .stride_h = op->stride_h, .stride_w = op->stride_w,
+    .pad_top = op->pad_t, .pad_left = op->pad_l,
+    .in = plane_ptr (e, w, op->in, op->in_offset, image),
+    .weight = op->weight, .bias = op->bias, .out_rows = b->out_rows,
+    .relu = op->relu,
+  };
+  e->kt->conv_multi (&a, 0, op->out_channels, oy0, oy1);
+}
+
+/* Depthwise and direct convs: output plane co, rows [oy0, oy1). */
+static void
+conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int co, int oy0, int oy1, const float *image)
+{
+  const sn_value *in = &e->g->values[op->in];
+  const sn_value *out = &e->g->values[op->out];
   int cin_g = op->in_channels / op->groups;
   int gi = co / (op->out_channels / op->groups);
   const float *src = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image);
@@ -293,15 +333,13 @@ conv_plane_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   e->kt->conv (&a, oy0, oy1);
 }
 
+/* Pooling of plane c, output rows [oy0, oy1). */
 static void
-pool_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    const sn_op_binding *b, int task, const float *image)
+pool_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int c, int oy0, int oy1, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
-  int c = task / b->row_blocks;
-  int oy0 = (task % b->row_blocks) * b->row_block;
-  int oy1 = oy0 + b->row_block < out->h ? oy0 + b->row_block : out->h;
   sn_pool_args a = {
     .kind = op->pool_kind, .count_include_pad = op->count_include_pad,
     .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
@@ -313,16 +351,16 @@ pool_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   e->kt->pool (&a, oy0, oy1);
 }
 
-/* Elementwise plane ops: INPUT_NHWC, GLOBAL_POOL, ADD, COPY (one plane). */
+/* Elementwise plane ops: INPUT_NHWC, GLOBAL_POOL, ADD, COPY (plane c). */
 static void
-plane_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
+elementwise_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, int c, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   size_t n = plane_size (in);
   float *dst = b->out_rows[c];
   if (op->kind == SN_OP_GLOBAL_POOL) {
-    float m = sn_plane_mean_f32 (plane_ptr (e, w, op->in, op->in_offset + c,
+    float m = e->kt->plane_mean (plane_ptr (e, w, op->in, op->in_offset + c,
             image), n);
     dst[0] = op->relu && m < 0.0f ? 0.0f : m;
     return;
@@ -382,15 +420,21 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
 {
   const sn_op *op = &e->g->ops[i];
   const sn_op_binding *b = &w->bind[i];
+  int c0, c1, oy0, oy1;         /* plane ops: the task's planes and rows */
+  task_planes (op, b, e->g->values[op->out].h, task, &c0, &c1, &oy0, &oy1);
   switch (op->kind) {
     case SN_OP_CONV:
       if (b->variant == SN_CONV_POINTWISE)
         conv_pointwise_task (e, w, op, b, task, image);
+      else if (b->variant == SN_CONV_MULTI)
+        conv_multi_rows (e, w, op, b, oy0, oy1, image);
       else
-        conv_plane_task (e, w, op, b, task, image);
+        for (int c = c0; c < c1; c++)
+          conv_plane (e, w, op, b, c, oy0, oy1, image);
       break;
     case SN_OP_POOL:
-      pool_task (e, w, op, b, task, image);
+      for (int c = c0; c < c1; c++)
+        pool_plane (e, w, op, b, c, oy0, oy1, image);
       break;
     case SN_OP_DENSE:
       dense_task (e, w, op, b, task, image);
@@ -399,7 +443,8 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
       softmax_task (e, w, op, b, image);
       break;
     default:
-      plane_task (e, w, op, b, task, image);
+      for (int c = c0; c < c1; c++)
+        elementwise_plane (e, w, op, b, c, image);
       break;
   }
 }
@@ -457,14 +502,16 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
   double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
   for (int i = 0; i <= g->n_ops; i++) {
     int tasks = i < g->n_ops ? w->bind[i].n_tasks : 1;
-    int base = s * tasks, limit = base + tasks, t;
+    int base = s * tasks, limit = base + tasks, t, finished = 0;
     while ((t = claim_task (&e->claimed[i], limit)) >= 0) {
       if (i < g->n_ops)
         run_task (e, w, i, t - base, image);
       else
         copy_output (e, w, out);
-      __atomic_fetch_add (&e->done[i], 1, __ATOMIC_RELEASE);
+      finished++;
     }
+    if (finished)              /* one release for all of this thread's tasks */
+      __atomic_fetch_add (&e->done[i], finished, __ATOMIC_RELEASE);
     wait_done (&e->done[i], limit);
     if (e->profiling && tid == 0 && i < g->n_ops) {
       double t1 = omp_get_wtime ();
@@ -474,15 +521,23 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
   }
 }
 
-/* One thread alone on one image, on its own worker: no barriers. */
+/* One thread alone on one image, on its own worker: no shared counters.
+ * Profiles (a 1-thread context's runs; weight 1/batch) when asked. */
 static void
-run_image_alone (const sn_exec *e, const sn_worker *w, const float *image,
-    float *out)
+run_image_alone (sn_exec *e, const sn_worker *w, const float *image,
+    float *out, double weight)
 {
   const sn_graph *g = e->g;
-  for (int i = 0; i < g->n_ops; i++)
+  double t0 = e->profiling ? omp_get_wtime () : 0.0;
+  for (int i = 0; i < g->n_ops; i++) {
     for (int t = 0; t < w->bind[i].n_tasks; t++)
       run_task (e, w, i, t, image);
+    if (e->profiling) {
+      double t1 = omp_get_wtime ();
+      e->op_seconds[i] += (t1 - t0) * weight;
+      t0 = t1;
+    }
+  }
   copy_output (e, w, out);
 }
 
@@ -511,10 +566,16 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
       ? batch / nt * nt : 0;
   if (e->profiling)
     memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
+  if (nt == 1) {               /* no team, no shared counters */
+    for (int n = 0; n < batch; n++)
+      run_image_alone (e, &e->workers[0], input + image_floats * n,
+          output + (size_t) classes * n, 1.0 / batch);
+    return;
+  }
   e->next_image = 0;
   memset (e->claimed, 0, sizeof (int) * (g->n_ops + 1));
   memset (e->done, 0, sizeof (int) * (g->n_ops + 1));
-#pragma omp parallel num_threads(nt) if(nt > 1)
+#pragma omp parallel num_threads(nt)
   {
     int tid = omp_get_thread_num (), team = omp_get_num_threads ();
     if (team == nt)            /* images claimed one at a time */
@@ -522,7 +583,7 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
           n < alone; n = __atomic_fetch_add (&e->next_image, 1,
               __ATOMIC_RELAXED))
         run_image_alone (e, &e->workers[tid], input + image_floats * n,
-            output + (size_t) classes * n);
+            output + (size_t) classes * n, 0.0);
     if (team == nt && alone > 0 && alone < batch) {
 #pragma omp barrier          /* worker 0 is free again for the shared rest */
     }

@@ -134,8 +134,10 @@ void sn_pool_f32__ref (const sn_pool_args *a, int oy0, int oy1);
 size_t sn_pw_packed_size__ref (int cout, int cin);
 void sn_pw_pack__ref (const float *w, int cout, int cin, float *packed);
 
-/* Mean of n floats (global average pooling of one plane). */
+/* Mean of n floats (global average pooling of one plane); 0 when n == 0.
+ * The reference sums in double; the vectorized ones in fp32 lanes. */
 float sn_plane_mean_f32 (const float *plane, size_t n);
+typedef float (*sn_mean_kernel) (const float *plane, size_t n);
 
 /* Dense layer: out[k] = (bias ? bias[k] : 0) + sum_c weight[k*c_in + c] * x[c],
  * for k in [k0, k1). weight : [K][c_in] row-major. */
@@ -167,6 +169,7 @@ void sn_conv_multi_f32__avx512 (const sn_conv_multi_args *a, int co0, int co1,
 void sn_pool_f32__avx512 (const sn_pool_args *a, int oy0, int oy1);
 void sn_dense_f32__avx512 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
+float sn_plane_mean_f32__avx512 (const float *plane, size_t n);
 
 void sn_pw_f32__avx2 (const sn_pw_args *a, int co0, int co1, size_t p0,
     size_t p1);
@@ -179,6 +182,7 @@ void sn_conv_multi_f32__avx2 (const sn_conv_multi_args *a, int co0, int co1,
 void sn_pool_f32__avx2 (const sn_pool_args *a, int oy0, int oy1);
 void sn_dense_f32__avx2 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
+float sn_plane_mean_f32__avx2 (const float *plane, size_t n);
 
 /* The kernels chosen for this CPU (kernels_fast.c picks at first use). */
 typedef struct {
@@ -192,6 +196,7 @@ typedef struct {
   sn_conv_kernel conv;
   sn_pool_kernel pool;
   sn_dense_kernel dense;             /* the FC layer */
+  sn_mean_kernel plane_mean;         /* global average pooling, per plane */
   sn_conv_multi_kernel conv_multi;   /* conv1: all output channels at once */
   /* pw tiling hints for the operators: a [co0, co1) range starting and
    * ending at multiples of pw_block_co wastes no work (a partial block

@@ -37,6 +37,7 @@ static const sn_kernel_table table_ref = {
   .conv = sn_conv_f32__ref,
   .pool = sn_pool_f32__ref,
   .dense = sn_dense_f32__ref,
+  .plane_mean = sn_plane_mean_f32,
   .conv_multi = sn_conv_multi_f32__ref,
   .pw_block_co = 1,
   .pw_block_px = 1,

@@ -18,6 +18,7 @@
  *   pool        : 3x3 through win3, other windows (kw <= 8, stride_w 1 or
  *                 2) row by row; windows that miss the input: reference
  *   dense       : four rows at a time
+ *   plane_mean  : four vector accumulators
  * Border handling uses masked loads (masked-off lanes are not read, so a
  * vector may start before or end after a plane); partial vectors are
  * stored through a mask, so nothing outside the requested tile is written.
@@ -781,6 +782,23 @@ SN_FN (sn_dense_f32) (const float *x, int c_in, const float *weight,
         + dense_row1 (x, c_in, weight + (size_t) k * c_in);
 }
 
+/* ======================== global average pool =========================
+ * Four vector accumulators (short dependency chains), a masked tail. */
+float
+SN_FN (sn_plane_mean_f32) (const float *plane, size_t n)
+{
+  vf acc[4] = { vf_zero (), vf_zero (), vf_zero (), vf_zero () };
+  size_t i = 0;
+  for (; i + 4 * VL <= n; i += 4 * VL)
+    for (int k = 0; k < 4; k++)
+      acc[k] = vf_add (acc[k], vf_load (plane + i + k * VL));
+  for (int k = 0; i < n; i += VL, k++)
+    acc[k] = vf_add (acc[k], vf_maskz_load (vm_first ((int) (n - i < VL ?
+                    n - i : VL)), plane + i));
+  vf sum = vf_add (vf_add (acc[0], acc[1]), vf_add (acc[2], acc[3]));
+  return n ? vf_reduce_add (sum) / (float) n : 0.0f;
+}
+
 const sn_kernel_table SN_FN (sn_kernel_table) = {
   .isa = SN_ISA_NAME,
   .pw = SN_FN (sn_pw_f32),
@@ -790,6 +808,7 @@ const sn_kernel_table SN_FN (sn_kernel_table) = {
   .conv = SN_FN (sn_conv_f32),
   .pool = SN_FN (sn_pool_f32),
   .dense = SN_FN (sn_dense_f32),
+  .plane_mean = SN_FN (sn_plane_mean_f32),
   .conv_multi = SN_FN (sn_conv_multi_f32),
   .pw_block_co = SN_PW_MR,
   .pw_block_px = SN_PW_NR * VL,

@@ -744,6 +744,30 @@ dense_suite (const sn_kernel_table * t)
     }
 }
 
+/* ------------------------------------------------ global average pooling */
+static void
+mean_suite (const sn_kernel_table * t)
+{
+  static const size_t sizes[] = { 0, 1, 7, 15, 16, 17, 31, 49, 63, 64, 65,
+    196, 784, 3136, 50177
+  };
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+    for (int after = 0; after < 2; after++) {
+      size_t n = sizes[i];
+      guarded g = guarded_alloc (n ? n : 1, after);
+      float *abs_x = xmalloc ((n ? n : 1) * 4);
+      fill_random (g.p, n);
+      fill_abs (abs_x, g.p, n);
+      snprintf (current, sizeof current, "plane_mean n=%zu guard=%s", n,
+          after ? "after" : "before");
+      float got = t->plane_mean (g.p, n), want = sn_plane_mean_f32 (g.p, n);
+      float S = sn_plane_mean_f32 (abs_x, n);
+      check (t->isa, &got, &want, &S, 1);
+      guarded_free (&g);
+      free (abs_x);
+    }
+}
+
 /* ------------------------------------------------------------- dispatch */
 static void
 expect_isa (const char *env, const char *want)
@@ -818,6 +842,7 @@ main (int argc, char **argv)
     conv_multi_suite (t);
     pool_suite (t);
     dense_suite (t);
+    mean_suite (t);
     printf ("kernels: %s: %d passed, %d failed\n", t->isa, n_pass - pass0,
         n_fail - fail0);
   }
