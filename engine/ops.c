@@ -80,17 +80,52 @@ round_up (int x, int multiple)
 }
 
 /* Planes per task for an op on `planes` planes of `px` outputs each: about
- * SN_TASK_OUTPUTS outputs (a task must outweigh claiming it), yet at least
- * four tasks per thread while planes last (so the team balances). */
+ * SN_TASK_OUTPUTS outputs (a task must outweigh claiming it), yet about
+ * `want` tasks in all while planes last (so the team balances). */
 #define SN_TASK_OUTPUTS 2048
 
 static int
-planes_per_task (int planes, size_t px, int threads)
+planes_per_task (int planes, size_t px, int want)
 {
   int by_size = px >= SN_TASK_OUTPUTS ? 1 : (int) (SN_TASK_OUTPUTS / px);
-  int by_team = ceil_div (planes, 4 * threads);
+  int by_team = ceil_div (planes, want);
   int n = by_size < by_team ? by_size : by_team;
   return n > 0 ? n : 1;
+}
+
+/* Rows [*r0, *r1) of block k of n over h rows (as even as integers go). */
+static void
+block_rows (int k, int n, int h, int *r0, int *r1)
+{
+  *r0 = (int) ((long) k * h / n);
+  *r1 = (int) ((long) (k + 1) * h / n);
+}
+
+/* Pointwise tasks: (group, block of output channels, block of pixels).
+ * Blocks of 32 channels share each input tile (fewer
+ * input reloads); when that leaves fewer than 8 tasks per thread, blocks
+ * shrink to the kernel's channel tile and then pixels split (down to one
+ * pixel tile), so claiming balances the team. At most 512 pixels a block. */
+static void
+plan_pointwise (const sn_kernel_table *kt, int threads, const sn_op *op,
+    const sn_value *out, sn_op_binding *b)
+{
+  int cout_g = op->out_channels / op->groups;
+  int npix = out->h * out->w;
+  int want = threads > 1 ? 8 * threads : 1;
+  b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
+  int p_blocks = ceil_div (npix, 512);
+  int co_blocks = ceil_div (cout_g, b->co_block);
+  if (op->groups * co_blocks * p_blocks < want && cout_g > kt->pw_block_co) {
+    b->co_block = kt->pw_block_co;
+    co_blocks = ceil_div (cout_g, b->co_block);
+  }
+  int max_p_blocks = ceil_div (npix, kt->pw_block_px);
+  while (op->groups * co_blocks * p_blocks < want && p_blocks < max_p_blocks)
+    p_blocks++;
+  b->p_block = round_up (ceil_div (npix, p_blocks), kt->pw_block_px);
+  b->p_blocks = ceil_div (npix, b->p_block);
+  b->n_tasks = op->groups * co_blocks * b->p_blocks;
 }
 
 /* Split an op into tasks: enough for the team, big enough to amortize,
@@ -103,39 +138,30 @@ plan_tasks (const sn_graph *g, const sn_kernel_table *kt, int threads,
   const sn_value *out = &g->values[op->out];
   int planes = op->out_channels;
   size_t out_px = (size_t) out->h * out->w;
-  b->row_block = out->h;
+  int want = 4 * threads;
   b->row_blocks = 1;
   b->plane_block = 1;
   switch (op->kind) {
     case SN_OP_CONV:
       b->variant = conv_variant (op);
       if (b->variant == SN_CONV_POINTWISE) {
-        int cout_g = op->out_channels / op->groups;
-        int npix = out->h * out->w;
-        b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
-        b->p_blocks = ceil_div (npix, 512);
-        b->p_block = round_up (ceil_div (npix, b->p_blocks), kt->pw_block_px);
-        b->p_blocks = ceil_div (npix, b->p_block);
-        b->n_tasks = op->groups * ceil_div (cout_g, b->co_block) * b->p_blocks;
+        plan_pointwise (kt, threads, op, out, b);
         return;
       }
-      if (b->variant == SN_CONV_MULTI) {
-        b->row_block = ceil_div (4096, out->w);   /* ~4K pixels per band */
-        b->row_block = b->row_block < out->h ? b->row_block : out->h;
-        b->row_blocks = ceil_div (out->h, b->row_block);
+      if (b->variant == SN_CONV_MULTI) {   /* blocks of rows, all channels */
+        int blocks = round_up (ceil_div ((int) out_px, 1024), threads);
+        b->row_blocks = blocks <= out->h ? blocks : out->h;
         b->n_tasks = b->row_blocks;
         return;
       }
-      /* depthwise and direct convs split by planes and rows, like pools */
+      /* depthwise and direct convs split by rows and planes, like pools */
       __attribute__ ((fallthrough));
     case SN_OP_POOL:
-      if (out_px > 4096) {     /* big planes: bands of 16 rows */
-        b->row_block = 16;
-        b->row_blocks = ceil_div (out->h, b->row_block);
-      } else {
-        b->plane_block = planes_per_task (planes, out_px, threads);
-      }
-      b->n_tasks = ceil_div (planes, b->plane_block) * b->row_blocks;
+      if (out_px > 4096)       /* big planes: blocks of about 16 rows */
+        b->row_blocks = ceil_div (out->h, 16);
+      else
+        b->plane_block = planes_per_task (planes, out_px, want);
+      b->n_tasks = b->row_blocks * ceil_div (planes, b->plane_block);
       return;
     case SN_OP_DENSE:
       b->n_tasks = ceil_div (planes, 64);
@@ -144,23 +170,23 @@ plan_tasks (const sn_graph *g, const sn_kernel_table *kt, int threads,
       b->n_tasks = 1;
       return;
     default:                   /* INPUT_NHWC, GLOBAL_POOL, ADD, COPY */
-      b->plane_block = planes_per_task (planes, (size_t) in->h * in->w,
-          threads);
+      b->plane_block = planes_per_task (planes, (size_t) in->h * in->w, want);
       b->n_tasks = ceil_div (planes, b->plane_block);
       return;
   }
 }
 
-/* Task `task` of a plane op: planes [*c0, *c1), output rows [*oy0, *oy1). */
+/* Task `task` of a plane op (row block major): planes [*c0, *c1), output
+ * rows [*oy0, *oy1). */
 static void
 task_planes (const sn_op *op, const sn_op_binding *b, int out_h, int task,
     int *c0, int *c1, int *oy0, int *oy1)
 {
-  *c0 = task / b->row_blocks * b->plane_block;
+  int plane_blocks = b->n_tasks / b->row_blocks;
+  *c0 = task % plane_blocks * b->plane_block;
   *c1 = *c0 + b->plane_block < op->out_channels ? *c0 + b->plane_block
       : op->out_channels;
-  *oy0 = task % b->row_blocks * b->row_block;
-  *oy1 = *oy0 + b->row_block < out_h ? *oy0 + b->row_block : out_h;
+  block_rows (task / plane_blocks, b->row_blocks, out_h, oy0, oy1);
 }
 
 static sn_status

@@ -21,9 +21,10 @@ typedef enum {
 typedef struct {
   int n_tasks;             /* work units the op is split into */
   sn_conv_variant variant; /* SN_OP_CONV only */
-  /* task geometry: pw tasks are (group, channel block, pixel block);
-   * plane ops' tasks are (block of plane_block planes, block of rows) */
-  int co_block, p_block, p_blocks, row_block, row_blocks, plane_block;
+  /* Task geometry. pw tasks: (group, channel block, pixel block); plane
+   * ops' tasks: (block of rows, block of plane_block planes); conv_multi:
+   * blocks of rows. Rows split as evenly as integers go. */
+  int co_block, p_block, p_blocks, row_blocks, plane_block;
   float **out_rows;        /* [out_channels] destination plane per op channel */
   bool out_contiguous;     /* out_rows[k] == out_rows[0] + k for every k */
   const float **res_rows;  /* [out_channels] residual plane, or NULL */

@@ -15,7 +15,8 @@
  *                 row (win3); other k or stride: reference
  *   conv        : stride_w 1 or 2, kw <= 8, one plane; else reference
  *   conv_multi  : im2col of a band of rows + the pw GEMM; else conv
- *   pool        : 3x3 through win3, other windows (kw <= 8, stride_w 1 or
+ *   pool        : 3x3 stride 2 pad 1 by rows combined first
+ *                 (pool3x3_s2), other 3x3 through win3, other windows (kw <= 8, stride_w 1 or
  *                 2) row by row; windows that miss the input: reference
  *   dense       : four rows at a time
  *   plane_mean  : four vector accumulators
@@ -172,10 +173,68 @@ pw_tiles (const sn_pw_args *a, int co0, int co1, size_t p, const int nv,
   }
 }
 
-/* The pixel tail: n < NR*VL pixels in nv vectors, the last one masked. */
+/* A tail of n < SN_PW_COLS_MAX pixels, channels in the vector lanes: per
+ * input channel, one MR-wide weight row times each pixel's value (a vector
+ * over pixels would spend MR full-width FMAs on these few lanes). */
+#define SN_PW_COLS_MAX 8
+typedef float pw_col __attribute__ ((vector_size (SN_PW_MR * sizeof (float))));
+
+SN_VINLINE void
+pw_columns_ (const sn_pw_args *a, int co0, int co1, size_t p, const int n)
+{
+  int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
+  for (int cb = cb0; cb < cb1; cb++) {
+    const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
+    pw_col bias = { 0 }, acc[SN_PW_COLS_MAX];  /* [pixel] x MR channels */
+    for (int r = 0; r < SN_PW_MR; r++)
+      if (cb * SN_PW_MR + r < a->cout)
+        bias[r] = a->bias[cb * SN_PW_MR + r];
+    for (int j = 0; j < n; j++)
+      acc[j] = bias;
+    const float *x = a->in + p;   /* [cin][in_plane], from pixel p */
+    for (int ci = 0; ci < a->cin; ci++, x += a->in_plane, wb += SN_PW_MR) {
+      pw_col w;
+      __builtin_memcpy (&w, wb, sizeof w);
+      for (int j = 0; j < n; j++)
+        acc[j] += w * x[j];
+    }
+    for (int r = 0; r < SN_PW_MR; r++) {
+      int co = cb * SN_PW_MR + r;
+      if (co < co0 || co >= co1)
+        continue;
+      float *out = a->out_rows[co] + p;
+      const float *res = a->res_rows ? a->res_rows[co] + p : NULL;
+      for (int j = 0; j < n; j++) {
+        float v = acc[j][r] + (res ? res[j] : 0.0f);
+        out[j] = a->relu && v < 0.0f ? 0.0f : v;
+      }
+    }
+  }
+}
+
+static void
+pw_columns (const sn_pw_args *a, int co0, int co1, size_t p, int n)
+{
+  switch (n) {
+#define SN_PW_COLS_CASE(k) case k: pw_columns_ (a, co0, co1, p, k); break;
+    SN_PW_COLS_CASE (1) SN_PW_COLS_CASE (2) SN_PW_COLS_CASE (3)
+    SN_PW_COLS_CASE (4) SN_PW_COLS_CASE (5) SN_PW_COLS_CASE (6)
+    SN_PW_COLS_CASE (7)
+#undef SN_PW_COLS_CASE
+    default:
+      assert (!"pw_columns takes 1..7 pixels");
+  }
+}
+
+/* The pixel tail: n < NR*VL pixels in nv vectors, the last one masked;
+ * fewer than SN_PW_COLS_MAX pixels (and fewer than a vector) by columns. */
 static void
 pw_tail (const sn_pw_args *a, int co0, int co1, size_t p, size_t n)
 {
+  if (n < SN_PW_COLS_MAX && n < VL) {
+    pw_columns (a, co0, co1, p, (int) n);
+    return;
+  }
   int nv = (int) ((n + VL - 1) / VL);
   vmask tail = vm_first ((int) (n - (size_t) (nv - 1) * VL));
   switch (nv) {
@@ -698,6 +757,90 @@ pool_rows (const sn_pool_args *a, int oy0, int oy1, const int stride_w,
   }
 }
 
+/* 3x3 windows, stride 2, pad_left 1 (ShuffleNet's max and average pools),
+ * one output row at a time: the window's input rows are combined first
+ * (max or sum over the columns [2*x0, 2*x0 + 2*VL)); output x then takes
+ * combined column 2x (even lanes), 2x + 1 (odd lanes) and 2x - 1 (the odd
+ * lanes shifted by one, the first carried over from the strip before, the
+ * padding for the first strip). */
+typedef struct {
+  vf rcp_first, rcp_mid, rcp_last; /* average: 1 / columns per strip */
+  vmask lo, hi;                     /* loads of the last strip */
+} pool_s2_cols;
+
+SN_VINLINE void
+pool3x3_s2_row (const sn_pool_args *a, const pool_s2_cols *pc, int oy,
+    const bool is_max, const bool relu)
+{
+  const vf fill = vf_set1 (is_max ? -FLT_MAX : 0.0f);
+  const float *rows[3];         /* the window's rows inside the input */
+  int nrows = 0;
+  for (int ky = 0; ky < 3; ky++) {
+    int iy = oy * a->stride_h - a->pad_top + ky;
+    if (iy >= 0 && iy < a->in_h)
+      rows[nrows++] = a->in + (size_t) iy * a->in_w;
+  }
+  vf row_scale = vf_set1 (is_max || a->count_include_pad ? 1.0f
+      : nrows == 3 ? 1.0f / 3 : nrows == 2 ? 0.5f : 1.0f);
+  float *out = a->out + (size_t) oy * a->out_w;       /* [out_w] */
+  vf left = fill;               /* combined column 2*x0 - 1 */
+  for (int x0 = 0; x0 < a->out_w; x0 += VL) {
+    ptrdiff_t c0 = 2 * (ptrdiff_t) x0;
+    bool inside = c0 + 2 * VL <= a->in_w;
+    vf lo = fill, hi = fill;
+    for (int r = 0; r < nrows; r++) {
+      vf l = inside ? vf_load (rows[r] + c0)
+          : vf_mask_load (fill, pc->lo, sn_at (rows[r], c0));
+      vf h = inside ? vf_load (rows[r] + c0 + VL)
+          : vf_mask_load (fill, pc->hi, sn_at (rows[r], c0 + VL));
+      lo = is_max ? vf_max (l, lo) : vf_add (lo, l);
+      hi = is_max ? vf_max (h, hi) : vf_add (hi, h);
+    }
+    vf even = vf_even (lo, hi), odd = vf_odd (lo, hi);
+    vf prev = vf_shift_in (left, odd);
+    left = odd;
+    vf acc;
+    if (is_max) {
+      acc = vf_max (vf_max (prev, even), odd);
+    } else {
+      vf rcp = x0 == 0 ? pc->rcp_first : x0 + VL >= a->out_w ? pc->rcp_last
+          : pc->rcp_mid;
+      acc = vf_mul (vf_add (vf_add (prev, even), odd), vf_mul (rcp,
+              row_scale));
+    }
+    vf_store_n (out + x0, vf_relu_if (acc, relu), a->out_w - x0);
+  }
+}
+
+static void
+pool3x3_s2 (const sn_pool_args *a, int oy0, int oy1)
+{
+  int last_x0 = (a->out_w - 1) / VL * VL;
+  pool_s2_cols pc = {
+    .lo = vm_window (2 * (ptrdiff_t) last_x0, a->in_w, VL),
+    .hi = vm_window (2 * (ptrdiff_t) last_x0 + VL, a->in_w, VL),
+    .rcp_mid = vf_set1 (1.0f / 3),
+  };
+  if (a->count_include_pad) {
+    pc.rcp_first = pc.rcp_mid = pc.rcp_last = vf_set1 (1.0f / 9);
+  } else {
+    pc.rcp_first = vf_div (vf_set1 (1.0f), cols_inside (a->in_w, 0, 2, 1, 3));
+    pc.rcp_last = vf_div (vf_set1 (1.0f), cols_inside (a->in_w, last_x0, 2,
+            1, 3));
+  }
+  bool is_max = a->kind == SN_POOL_MAX;
+  for (int oy = oy0; oy < oy1; oy++) {
+    if (is_max && a->relu)
+      pool3x3_s2_row (a, &pc, oy, true, true);
+    else if (is_max)
+      pool3x3_s2_row (a, &pc, oy, true, false);
+    else if (a->relu)
+      pool3x3_s2_row (a, &pc, oy, false, true);
+    else
+      pool3x3_s2_row (a, &pc, oy, false, false);
+  }
+}
+
 static void
 pool3x3 (const sn_pool_args *a, int oy0, int oy1)
 {
@@ -733,7 +876,10 @@ SN_FN (sn_pool_f32) (const sn_pool_args *a, int oy0, int oy1)
     sn_pool_f32__ref (a, oy0, oy1);
     return;
   }
-  if (a->k_w == 3 && a->k_h == 3)
+  if (a->k_w == 3 && a->k_h == 3 && a->stride_w == 2 && a->stride_h == 2
+      && a->pad_left == 1)
+    pool3x3_s2 (a, oy0, oy1);
+  else if (a->k_w == 3 && a->k_h == 3)
     pool3x3 (a, oy0, oy1);
   else if (a->stride_w == 2)
     pool_rows (a, oy0, oy1, 2, a->k_w);

@@ -151,6 +151,15 @@ vf_odd (vf lo, vf hi)
           _MM_SHUFFLE (3, 1, 2, 0)));
 }
 
+/* prev's last lane, then cur's lanes 0 .. VL-2. */
+SN_VINLINE vf
+vf_shift_in (vf prev, vf cur)
+{
+  const __m256i rot = _mm256_setr_epi32 (7, 0, 1, 2, 3, 4, 5, 6);
+  return _mm256_blend_ps (_mm256_permutevar8x32_ps (cur, rot),
+      _mm256_permutevar8x32_ps (prev, rot), 0x01);
+}
+
 SN_VINLINE float
 vf_reduce_add (vf v)
 {

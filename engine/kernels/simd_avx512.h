@@ -148,6 +148,14 @@ vf_odd (vf lo, vf hi)
   return _mm512_permutex2var_ps (lo, idx, hi);
 }
 
+/* prev's last lane, then cur's lanes 0 .. VL-2. */
+SN_VINLINE vf
+vf_shift_in (vf prev, vf cur)
+{
+  return _mm512_castsi512_ps (_mm512_alignr_epi32 (_mm512_castps_si512 (cur),
+          _mm512_castps_si512 (prev), 15));
+}
+
 SN_VINLINE float
 vf_reduce_add (vf v)
 {

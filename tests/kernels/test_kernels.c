@@ -313,8 +313,8 @@ pw_suite (const sn_kernel_table * t)
   static const int couts[] = { 1, 3, 4, 5, 7, 8, 12, 15, 16, 17, 20, 24, 60,
     72, 80, 160
   };
-  static const size_t npixs[] = { 1, 7, 15, 16, 17, 24, 31, 33, 47, 48, 49,
-    95, 96, 97, 196, 200, 784
+  static const size_t npixs[] = { 1, 3, 5, 7, 15, 16, 17, 24, 31, 33, 47,
+    48, 49, 51, 54, 95, 96, 97, 196, 200, 784
   };
   const int ni = sizeof cins / sizeof cins[0];
   const int no = sizeof couts / sizeof couts[0];
@@ -689,6 +689,22 @@ pool_suite (const sn_kernel_table * t)
         int oy0 = rng_int (3) == 0 ? rng_int (a.out_h) : 0;
         pool_test (t, a, oy0, a.out_h, rng_int (2));
       }
+  /* 3x3 stride 2 with pad_left 1 (pool3x3_s2), top padding 0..2 */
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (int v = 0; v < 12; v++) {
+      sn_pool_args a = { .kind = v % 2 ? SN_POOL_MAX : SN_POOL_AVG,
+        .count_include_pad = rng_int (2), .in_h = sizes[s][0],
+        .in_w = sizes[s][1], .k_h = 3, .k_w = 3, .stride_h = 2,
+        .stride_w = 2, .pad_top = v / 2 % 3, .pad_left = 1,
+        .relu = rng_int (2)
+      };
+      a.out_h = out_size (a.in_h, 3, 2, a.pad_top, v / 6);
+      a.out_w = out_size (a.in_w, 3, 2, 1, v / 6);
+      if (a.out_h == 0 || a.out_w == 0)
+        continue;
+      pool_test (t, a, rng_int (2) ? rng_int (a.out_h) : 0, a.out_h,
+          rng_int (2));
+    }
 }
 
 /* ----------------------------------------------------------- dense (FC) */
