@@ -49,6 +49,13 @@ typedef struct {
   int *claimed;            /* [g->n_ops + 1] tasks handed out (shared mode) */
   int *done;               /* [g->n_ops + 1] tasks finished (shared mode) */
   int next_image;          /* next unclaimed image (one-image-per-thread) */
+  int head;                /* first op of the classifier head (DENSE [SOFTMAX]
+                              ending the graph) batched when images run one
+                              per thread; n_ops when there is none */
+  float *head_in;          /* [head_cap][dense inputs] features per image */
+  float *head_out;         /* [head_cap][dense outputs] */
+  int head_cap;            /* images head_in/head_out hold */
+  int head_next;           /* next unclaimed dense row (batched head) */
 } sn_exec;
 
 sn_status sn_exec_init (sn_exec *e, const sn_graph *g,
