@@ -14,8 +14,7 @@
  *                 (dw3x3_s1_flat), else stride 1 or 2, any pads, row by
  *                 row (win3); other k or stride: reference
  *   conv        : stride_w 1 or 2, kw <= 8, one plane; else reference
- *   conv_multi  : 3x3 on up to 4 input channels direct (conv3_direct),
- *                 else im2col of a band of rows + the pw GEMM, else conv
+ *   conv_multi  : im2col of a band of rows + the pw GEMM; else conv
  *   pool        : 3x3 stride 2 pad 1 by rows combined first
  *                 (pool3x3_s2), other 3x3 through win3, other windows (kw <= 8, stride_w 1 or
  *                 2) row by row; windows that miss the input: reference
@@ -299,8 +298,6 @@ row_cols_make (row_cols * rc, int in_w, int x0, const int stride,
     int pad_left, const int kw)
 {
   ptrdiff_t q0 = (ptrdiff_t) x0 * stride - pad_left;
-  for (int k = 0; k < 8; k++)   /* unused when inside */
-    rc->m[k] = vm_all ();
   if (stride == 1) {
     rc->inside = q0 >= 0 && q0 + kw - 1 + VL <= in_w;
     for (int kx = 0; kx < kw && !rc->inside; kx++)
@@ -692,68 +689,6 @@ conv_multi_gemm (const sn_conv_multi_args *a, int co0, int co1, int oy0,
   }
 }
 
-/* 3x3 with few input channels (the stem: 3 -> 24, stride 2): direct. Per
- * output row and strip of VL pixels, the 3 taps of each (ci, ky) input row
- * are extracted once and multiplied into the accumulators of a block of up
- * to SN_CONV_CO_BLOCK output channels held in registers (no im2col). */
-#define SN_CONV_DIRECT_MAX_CIN 4
-
-SN_VINLINE void
-conv3_direct_strip (const sn_conv_multi_args *a, const row_cols * rc,
-    int co0, const int nco, int oy, int x0, const int stride_w)
-{
-  const size_t in_plane = (size_t) a->in_h * a->in_w;
-  vf acc[SN_CONV_CO_BLOCK];     /* [channel] x VL pixels */
-  for (int c = 0; c < nco; c++)
-    acc[c] = vf_set1 (a->bias[co0 + c]);
-  for (int ci = 0; ci < a->cin; ci++)
-    for (int ky = 0; ky < 3; ky++) {
-      int iy = oy * a->stride_h - a->pad_top + ky;
-      if (iy < 0 || iy >= a->in_h)
-        continue;
-      vf t[3];
-      row_taps (a->in + ci * in_plane + (size_t) iy * a->in_w, rc, x0,
-          stride_w, a->pad_left, 3, vf_zero (), t);
-      /* w[c] : weight [co0 + c][ci][ky][0..2] */
-      const float *w = a->weight + ((size_t) co0 * a->cin + ci) * 9 + ky * 3;
-      for (int c = 0; c < nco; c++, w += (size_t) a->cin * 9)
-        for (int kx = 0; kx < 3; kx++)
-          acc[c] = vf_fma (vf_set1 (w[kx]), t[kx], acc[c]);
-    }
-  int n = a->out_w - x0 < VL ? a->out_w - x0 : VL;
-  for (int c = 0; c < nco; c++)
-    vf_store_n (a->out_rows[co0 + c] + (size_t) oy * a->out_w + x0,
-        vf_relu_if (acc[c], a->relu), n);
-}
-
-SN_VINLINE void
-conv3_direct_ (const sn_conv_multi_args *a, int co0, int co1, int oy0,
-    int oy1, const int stride_w)
-{
-  for (int x0 = 0; x0 < a->out_w; x0 += VL) {
-    row_cols rc;                /* the strip's load masks, for every row */
-    row_cols_make (&rc, a->in_w, x0, stride_w, a->pad_left, 3);
-    for (int oy = oy0; oy < oy1; oy++)
-      for (int c = co0; c < co1; c += SN_CONV_CO_BLOCK) {
-        if (co1 - c >= SN_CONV_CO_BLOCK)
-          conv3_direct_strip (a, &rc, c, SN_CONV_CO_BLOCK, oy, x0, stride_w);
-        else
-          for (int k = c; k < co1; k++)      /* the last few channels */
-            conv3_direct_strip (a, &rc, k, 1, oy, x0, stride_w);
-      }
-  }
-}
-
-static void
-conv3_direct (const sn_conv_multi_args *a, int co0, int co1, int oy0,
-    int oy1)
-{
-  if (a->stride_w == 2)
-    conv3_direct_ (a, co0, co1, oy0, oy1, 2);
-  else
-    conv3_direct_ (a, co0, co1, oy0, oy1, 1);
-}
-
 void
 SN_FN (sn_conv_multi_f32) (const sn_conv_multi_args *a, int co0, int co1,
     int oy0, int oy1)
@@ -762,11 +697,6 @@ SN_FN (sn_conv_multi_f32) (const sn_conv_multi_args *a, int co0, int co1,
   const size_t K = (size_t) a->cin * a->kh * a->kw;
   if (co0 >= co1 || oy0 >= oy1)
     return;
-  if (a->kh == 3 && a->kw == 3 && (a->stride_w == 1 || a->stride_w == 2)
-      && a->cin <= SN_CONV_DIRECT_MAX_CIN) {
-    conv3_direct (a, co0, co1, oy0, oy1);
-    return;
-  }
   if ((a->stride_w == 1 || a->stride_w == 2) && a->kw <= 8
       && K * a->out_w <= SN_CONV_PATCH_FLOATS && co1 - co0 <= SN_CONV_MAX_COUT
       && SN_FN (sn_pw_packed_size) (co1 - co0, (int) K)

@@ -13,7 +13,6 @@
 #define SN_PW_MR 4              /* pw micro-tile: output channels ... */
 #define SN_PW_NR 3              /* ... x vectors of pixels (3 x 8 = 24) */
 #endif
-#define SN_CONV_CO_BLOCK 8       /* stem: output channels in registers */
 
 typedef __m256 vf;              /* VL floats */
 typedef __m256i vi;             /* VL int32 */

@@ -13,7 +13,6 @@
 #define SN_PW_MR 8              /* pw micro-tile: output channels ... */
 #define SN_PW_NR 3              /* ... x vectors of pixels (3 x 16 = 48) */
 #endif
-#define SN_CONV_CO_BLOCK 24       /* stem: output channels in registers */
 
 typedef __m512 vf;              /* VL floats */
 typedef __m512i vi;             /* VL int32 */
