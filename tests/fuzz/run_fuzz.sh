@@ -130,7 +130,8 @@ fuzz_loader () {
   [ -f "$pbc" ] || { echo "fuzz: $pbc missing (build $build first)"; return 1; }
   local e=$src/engine
   build_target fuzz_model_loader "$src/tests/fuzz/fuzz_model_loader.c" \
-    "$e/api.c" "$e/onnx_graph.c" "$e/lower.c" "$e/plan.c" "$e/ops.c" \
+    "$e/api.c" "$e/onnx_graph.c" "$e/lower.c" "$e/lower_const.c" \
+    "$e/lower_layout.c" "$e/lower_ops.c" "$e/plan.c" "$e/ops.c" \
     "$e/kernels/kernels_ref.c" "$e/kernels/kernels_fast.c" \
     "$e/kernels/kernels_avx2.c" "$e/kernels/kernels_avx512.c" "$pbc" \
     -- -I"$e" -I"$build/engine" -lprotobuf-c
