@@ -303,6 +303,22 @@ def bench_preprocess(args, results):
     results["preprocess"] = rows
 
 
+def bench_probe(args, results):
+    """The machine's two-core scaling for our pointwise kernel (scale_probe.c)."""
+    if not args.probe:
+        return
+    lines, err = run_tool([args.probe])
+    if err:
+        results["probe_skipped"] = err
+        return
+    rows = {}
+    for line in lines:          # PATTERN THREADS GFLOPS (after an isa line)
+        words = line.split()
+        if len(words) == 3 and words[0] in ("bursts", "continuous"):
+            rows.setdefault(words[0], {})[int(words[1])] = float(words[2])
+    results["probe"] = rows
+
+
 def pipelines(args, results):
     caps = ("video/x-raw,format=I420,width=1920,height=1080,"
             "framerate=30/1")
@@ -461,6 +477,22 @@ def preprocess_table(results):
     return out
 
 
+def probe_table(results):
+    out = ["", "### The machine: does a second core add up? (scale_probe)", ""]
+    if "probe" not in results:
+        return out + [f"Skipped: {results.get('probe_skipped', 'not built')}."]
+    out += ["Each thread runs a private copy of a stage-2 grouped 1x1 conv "
+            "(~20-40 us a call): in bursts with a barrier after each call "
+            "(an inference's rhythm) or continuously. Aggregate GFLOP/s.", "",
+            "| pattern | 1 thread | 2 threads | 2 / 1 |", "|---|---:|---:|---:|"]
+    for pattern in ("bursts", "continuous"):
+        r = results["probe"].get(pattern, {})
+        if 1 in r and 2 in r:
+            out.append(f"| {pattern} | {r[1]:.1f} | {r[2]:.1f} | "
+                       f"{r[2] / r[1]:.2f} |")
+    return out
+
+
 def pipeline_table(results, args):
     out = ["", f"### Pipeline: videotestsrc pattern=black, {args.frames} frames "
            "1920x1080 I420 -> shufflenet -> fakesink sync=false", ""]
@@ -541,6 +573,7 @@ def render(results, args):
     out += profile_table(results, args)
     out += preprocess_table(results)
     out += pipeline_table(results, args)
+    out += probe_table(results)
     out += targets_table(results, args)
     return "\n".join(out) + "\n"
 
@@ -583,6 +616,7 @@ def parse_args():
     ap.add_argument("--pipe-bench", help="pipe_bench binary (omit: skipped)")
     ap.add_argument("--pipe-skip-reason", default="pipe_bench not built")
     ap.add_argument("--plugin-dir", help="folder with libgstshufflenet.so")
+    ap.add_argument("--probe", help="scale_probe binary (omit: skipped)")
     ap.add_argument("--frames", type=int, default=300)
     ap.add_argument("--pipe-threads", type=int, default=2)
     ap.add_argument("--skip", action="append", default=[], metavar="KEY:WHY",
@@ -639,6 +673,8 @@ def main():
     print("bench: preprocessing", file=sys.stderr, flush=True)
     bench_preprocess(args, results)
     bench_pipeline(args, results)
+    print("bench: two-core scaling probe", file=sys.stderr, flush=True)
+    bench_probe(args, results)
     results["env"]["load_after"] = os.getloadavg()
     results["seconds"] = time.time() - t_start
     text = render(results, args)

@@ -95,6 +95,15 @@ fi
 
 bench_args=(--worker "$worker" --models "$out/models" --out "$out")
 
+probe=$(tool scale_probe scale-probe)
+if [ "$probe" = "$out/bin/scale_probe" ] && stale "$probe" \
+        "$here/scale_probe.c" "$engine_lib"; then
+    "$cc" "${cflags[@]}" -I"$root/engine" "$here/scale_probe.c" \
+        "$engine_lib" -fopenmp -lprotobuf-c -lm -o "$probe" \
+        || die "cannot build scale_probe against $engine_lib"
+fi
+bench_args+=(--probe "$probe")
+
 pre_lib=$build/gst/libsnpreprocess.a
 pre=$(tool pre_bench pre-bench)
 if [ "$pre" != "$out/bin/pre_bench" ]; then
