@@ -15,16 +15,16 @@
 # report the interpreter's own allocations. Python-only tests that run no
 # code of ours (converter, fetch script, labels) are left out as well, and
 # the fuzz suite, which builds its own clang ASan binaries in the plain
-# build, and faults-soak, whose resident-memory bound cannot hold under ASan
-# (freed memory sits in ASan's quarantine, ~150 MB over the soak; leaks are
-# LeakSanitizer's job here). A leak, an invalid access or undefined
-# behaviour aborts the test.
+# build. The soak runs its 10,000 frames with the resident-memory and
+# latency bounds reported, not enforced (freed memory sits in ASan's
+# quarantine, ~150 MB over the soak; leaks are LeakSanitizer's job here).
+# A leak, an invalid access or undefined behaviour aborts the test.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
 build="${ASAN_BUILD_DIR:-build-asan}"
 export SHUFFLENET_WEIGHTS_DIR="${SHUFFLENET_WEIGHTS_DIR:-$top/../shared/weights/megvii-shufflenet-v1}"
-exclude="${SANITIZE_EXCLUDE:-^(pipelines-.*|gst-meta-python|gst-inspect-launch-line|models-labels|models-fetch|models-convert-errors|models-convert-sizes|faults-soak|fuzz)$}"
+exclude="${SANITIZE_EXCLUDE:-^(pipelines-.*|gst-meta-python|gst-inspect-launch-line|models-labels|models-fetch|models-convert-errors|models-convert-sizes|fuzz)$}"
 
 opts=(-Db_sanitize=address,undefined -Db_lundef=false -Db_ndebug=false)
 if [ -f "$build/build.ninja" ]; then
