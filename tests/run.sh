@@ -42,9 +42,10 @@ logs=("$build/meson-logs/testlog.json")
 if [ "${SHUFFLENET_SANITIZE:-1}" != 0 ] && [ $# -eq 0 ]; then
   echo "run.sh: pass 2: the suite under ASan + UBSan"
   asan_build="${ASAN_BUILD_DIR:-build-asan}"
-  rm -f "$asan_build/meson-logs/testlog.json"   # no stale counts
+  rm -f "$asan_build"/meson-logs/testlog{,-hosted}.json   # no stale counts
   ASAN_BUILD_DIR="$asan_build" tests/reliability/run_sanitized.sh || status=1
-  logs+=("$asan_build/meson-logs/testlog.json")
+  logs+=("$asan_build/meson-logs/testlog.json"
+         "$asan_build/meson-logs/testlog-hosted.json")
 fi
 
 if [ "${SHUFFLENET_VALGRIND:-1}" != 0 ] && [ $# -eq 0 ]; then
