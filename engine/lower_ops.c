@@ -15,6 +15,21 @@
 /* ------------------------------------------------------------------------ */
 /* Conv, BatchNormalization, Relu, Add */
 
+/* The window of a conv or pool op: kernel, strides and explicit pads
+ * (top, left, bottom, right) as resolve_window returned them. */
+static void
+set_window (sn_op *op, int kh, int kw, int sh, int sw, const int pads[4])
+{
+  op->kh = kh;
+  op->kw = kw;
+  op->stride_h = sh;
+  op->stride_w = sw;
+  op->pad_t = pads[0];
+  op->pad_l = pads[1];
+  op->pad_b = pads[2];
+  op->pad_r = pads[3];
+}
+
 /* Explicit pads from `pads` or auto_pad. ceil_mode for pools. Returns the
  * output size through out_h/out_w (>= 1) or an error. */
 static sn_status
@@ -169,14 +184,7 @@ lower_conv (lower_ctx *c)
   op->in_offset = in_off;
   op->in_channels = cin;
   op->groups = (int) groups;
-  op->kh = kh;
-  op->kw = kw;
-  op->stride_h = sh;
-  op->stride_w = sw;
-  op->pad_t = pads[0];
-  op->pad_l = pads[1];
-  op->pad_b = pads[2];
-  op->pad_r = pads[3];
+  set_window (op, kh, kw, sh, sw, pads);
   op->macs = (double) cout * oh * ow * (cin / groups) * kh * kw;
   if ((s = conv_weights (c, op, w, b, cout)))
     return s;
@@ -359,14 +367,7 @@ lower_pool (lower_ctx *c, sn_pool_kind kind)
   op->pool_kind = kind;
   op->count_include_pad = extra != NULL
       || sn_attr_int (c->node, "count_include_pad", 0) != 0;
-  op->kh = kh;
-  op->kw = kw;
-  op->stride_h = sh;
-  op->stride_w = sw;
-  op->pad_t = pads[0];
-  op->pad_l = pads[1];
-  op->pad_b = pads[2];
-  op->pad_r = pads[3];
+  set_window (op, kh, kw, sh, sw, pads);
   op->macs = (double) in->c * oh * ow * kh * kw;
   return new_tensor_output (c, out, 4);
 }
