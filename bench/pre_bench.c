@@ -1,7 +1,7 @@
 /* pre_bench.c - time the element's frame -> tensor preprocessing
  * (gst/snpreprocess.h) on full-size frames.
  *
- *   pre_bench [--runs R] [--size WxH] [--tensor S] FORMAT...
+ *   pre_bench [--runs R] [--size WxH] [--tensor S] [--threads T] FORMAT...
  *
  * For each FORMAT (a GstVideoFormat name: I420, RGB, NV12, ...) and each
  * resize mode (crop, the element's default; stretch) it builds one
@@ -9,8 +9,9 @@
  * times R calls of sn_preprocessor_run () after 10 warm-up calls. The frames
  * rotate among RING distinct buffers of random bytes so the timed reads are
  * not all served from a cache that a real pipeline would not have warm.
- * Prints one line per case:
- *   pre FORMAT MODE WxH min_ms median_ms max_ms
+ * T (default 1) is sn_preprocessor_set_threads ()'s count; the element
+ * uses its inference thread count. Prints one line per case:
+ *   pre FORMAT MODE WxH min_ms median_ms max_ms threads
  * Exit status 1 (one line on stderr) on bad arguments or a refused format. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 
 typedef struct
 {
-  int runs, width, height, tensor;
+  int runs, width, height, tensor, threads;
 } options;
 
 static double
@@ -91,6 +92,7 @@ time_case (const options * o, GstVideoFormat format, SnResizeMode mode,
     g_error_free (error);
     return FALSE;
   }
+  sn_preprocessor_set_threads (pre, o->threads);
   /* the tensor, [3][S][S] planar float */
   float *tensor = g_new (float, sn_preprocessor_get_tensor_size (pre));
   gboolean ok = make_frames (&info, bufs, frames);
@@ -103,9 +105,9 @@ time_case (const options * o, GstVideoFormat format, SnResizeMode mode,
       t[i] = now_ms () - t0;
     }
     qsort (t, o->runs, sizeof (double), cmp_double);
-    printf ("pre %s %s %dx%d %.4f %.4f %.4f\n",
+    printf ("pre %s %s %dx%d %.4f %.4f %.4f %d\n",
         gst_video_format_to_string (format), mode_name, o->width, o->height,
-        t[0], t[o->runs / 2], t[o->runs - 1]);
+        t[0], t[o->runs / 2], t[o->runs - 1], o->threads);
   } else {
     fprintf (stderr, "pre_bench: cannot map a %s frame\n",
         gst_video_format_to_string (format));
@@ -124,7 +126,7 @@ static gboolean
 parse_args (int argc, char **argv, options * o, int *first_format)
 {
   *o = (options) {
-  .runs = 300,.width = 1920,.height = 1080,.tensor = 224};
+  .runs = 300,.width = 1920,.height = 1080,.tensor = 224,.threads = 1};
   int i = 1;
   for (; i < argc && strncmp (argv[i], "--", 2) == 0; i += 2) {
     const char *v = i + 1 < argc ? argv[i + 1] : "";
@@ -133,6 +135,8 @@ parse_args (int argc, char **argv, options * o, int *first_format)
       o->runs = (int) strtol (v, &end, 10);
     else if (strcmp (argv[i], "--tensor") == 0)
       o->tensor = (int) strtol (v, &end, 10);
+    else if (strcmp (argv[i], "--threads") == 0)
+      o->threads = (int) strtol (v, &end, 10);
     else if (strcmp (argv[i], "--size") == 0
         && sscanf (v, "%dx%d", &o->width, &o->height) == 2)
       end = (char *) "";
@@ -145,7 +149,8 @@ parse_args (int argc, char **argv, options * o, int *first_format)
   return i < argc && o->runs >= 1 && o->runs <= MAX_RUNS && o->width >= 1
       && o->height >= 1 && o->width <= SN_PREPROCESS_MAX_IN_SIDE
       && o->height <= SN_PREPROCESS_MAX_IN_SIDE && o->tensor >= 1
-      && o->tensor <= SN_PREPROCESS_MAX_OUT_SIDE;
+      && o->tensor <= SN_PREPROCESS_MAX_OUT_SIDE && o->threads >= 1
+      && o->threads <= SN_PREPROCESS_MAX_THREADS;
 }
 
 int
@@ -156,7 +161,8 @@ main (int argc, char **argv)
   gst_init (NULL, NULL);
   if (!parse_args (argc, argv, &o, &first)) {
     fprintf (stderr, "usage: pre_bench [--runs 1..%d] [--size WxH] "
-        "[--tensor S] FORMAT...\n", MAX_RUNS);
+        "[--tensor S] [--threads 1..%d] FORMAT...\n", MAX_RUNS,
+        SN_PREPROCESS_MAX_THREADS);
     return 1;
   }
   double *t = g_new (double, o.runs);   /* [runs] ms */

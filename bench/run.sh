@@ -119,7 +119,7 @@ else
             "$root/gst/snpreprocess.h"; then
         # shellcheck disable=SC2046 # pkg-config output is a list of flags
         "$cc" "${cflags[@]}" -I"$root/gst" "$here/pre_bench.c" "$pre_lib" \
-            $(pkg-config --cflags --libs gstreamer-video-1.0) -lm -o "$pre" \
+            $(pkg-config --cflags --libs gstreamer-video-1.0) -fopenmp -lm -o "$pre" \
             || die "cannot build pre_bench against $pre_lib"
     fi
     bench_args+=(--pre-bench "$pre")

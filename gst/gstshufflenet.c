@@ -582,7 +582,11 @@ build_preprocessor (GstShuffleNet * self, const GstVideoInfo * in_info,
   c.out_width = ii.width;       /* tensor: 3 x H x W or H x W x 3 */
   c.out_height = ii.height;
   c.out_nhwc = ii.layout == SN_LAYOUT_NHWC;
-  return sn_preprocessor_new (in_info, &c, error);
+  SnPreprocessor *pre = sn_preprocessor_new (in_info, &c, error);
+  if (pre)                      /* the inference threads preprocess too */
+    sn_preprocessor_set_threads (pre, MIN (sn_runner_threads (self->runner),
+            SN_PREPROCESS_MAX_THREADS));
+  return pre;
 }
 
 /* Rebuilds the preprocessor after a model swap or a property change. A
@@ -1195,7 +1199,7 @@ install_properties (GObjectClass * gobject_class)
           DEFAULT_LABELS, rw));
   g_object_class_install_property (gobject_class, PROP_THREADS,
       g_param_spec_int ("threads", "Threads",
-          "Inference threads (0 = all cores)", 0, MAX_THREADS,
+          "Threads for inference and preprocessing (0 = all cores)", 0, MAX_THREADS,
           DEFAULT_THREADS, rw));
   g_object_class_install_property (gobject_class, PROP_TOP_K,
       g_param_spec_int ("top-k", "Top k", "Number of best classes reported",

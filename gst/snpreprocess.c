@@ -62,10 +62,22 @@ typedef struct
                                    8 * (off1 - off0), 0..32 */
   int n_fast;                   /* leading columns whose 8 bytes at off0
                                    lie inside the row (word path) */
+} SnGroup;
+
+/* What a run writes while it works, per group: one copy per thread
+ * (a thread computes a band of tensor rows with its own copy). */
+typedef struct
+{
   guint32 *w0, *w1;             /* [aw] staging: the 4 bytes at each tap */
   float *rows;                  /* cache: [2 slots][n_ch][aw] row passes */
   int key[2];                   /* plane row held by each slot, -1: none */
-} SnGroup;
+} SnGroupCache;
+
+typedef struct
+{
+  SnGroupCache group[MAX_GROUPS];
+  float *scratch;               /* [3][aw] NHWC staging row */
+} SnWorkspace;
 
 typedef struct _SnKernels SnKernels;
 
@@ -93,7 +105,8 @@ struct _SnPreprocessor
    * (c0..c2 the blended source channels; for GRAY8 c1 = c2 = c0). */
   float mat[3][4];
   float mul[3], add[3];         /* tensor = clamped * mul[k] + add[k] */
-  float *scratch;               /* [3][aw] NHWC staging row */
+  int n_threads;                /* bands of tensor rows run in parallel */
+  SnWorkspace *ws;              /* [n_threads] */
 };
 
 /* Three rows of n floats each, one per source channel (or tensor channel
@@ -108,8 +121,8 @@ struct _SnKernels
   const char *name;
   /* Row pass of group g over plane rows prow[c] (row start, channel c's
    * plane) into dst [n_ch][n]. */
-  void (*row_pass) (const SnGroup * g, const guint8 * const *prow,
-      const float *fx, int n, float *dst);
+  void (*row_pass) (const SnGroup * g, SnGroupCache * gc,
+      const guint8 * const *prow, const float *fx, int n, float *dst);
   /* Blend + colour + normalize: rows a, b -> o[3] rows of n floats. */
   void (*blend) (const SnPreprocessor * pre, const SnRows3 * a,
       const SnRows3 * b, float wy, int n, float *const *o);
@@ -434,25 +447,25 @@ lerp_words (const guint32 * restrict w0, const guint32 * restrict w1, int s,
  * one staging per plane shared by that plane's channels; the rest read
  * bytes. Inlined into each kernel flavour so each compiles for its ISA. */
 static SN_ALWAYS_INLINE void
-row_pass_body (const SnGroup * g, const guint8 * const *prow,
-    const float *fx, int n, float *dst)
+row_pass_body (const SnGroup * g, SnGroupCache * gc,
+    const guint8 * const *prow, const float *fx, int n, float *dst)
 {
   for (int c = 0; c < g->n_ch; c++) {
     float *d = dst + (gsize) c * n;
 
     if (c == 0 || prow[c] != prow[c - 1])
-      stage_words (prow[c], g->off0, g->sh1, g->n_fast, g->w0, g->w1);
-    lerp_words (g->w0, g->w1, 8 * g->poffset[c], fx, g->n_fast, d);
+      stage_words (prow[c], g->off0, g->sh1, g->n_fast, gc->w0, gc->w1);
+    lerp_words (gc->w0, gc->w1, 8 * g->poffset[c], fx, g->n_fast, d);
     row_pass_bytes (prow[c] + g->poffset[c], g->off0, g->off1, fx,
         g->n_fast, n, d);
   }
 }
 
 static void
-row_pass_c (const SnGroup * g, const guint8 * const *prow, const float *fx,
-    int n, float *dst)
+row_pass_c (const SnGroup * g, SnGroupCache * gc, const guint8 * const *prow,
+    const float *fx, int n, float *dst)
 {
-  row_pass_body (g, prow, fx, n, dst);
+  row_pass_body (g, gc, prow, fx, n, dst);
 }
 
 /* Blends rows a0..a2 / b0..b2 (n floats each, the three source channels)
@@ -507,10 +520,10 @@ static const SnKernels kernels_c = { "c", row_pass_c, blend_c };
 
 /* The same row pass compiled for AVX2 (8 columns per step in lerp_words). */
 SN_AVX2 static void
-row_pass_avx2 (const SnGroup * g, const guint8 * const *prow,
-    const float *fx, int n, float *dst)
+row_pass_avx2 (const SnGroup * g, SnGroupCache * gc,
+    const guint8 * const *prow, const float *fx, int n, float *dst)
 {
-  row_pass_body (g, prow, fx, n, dst);
+  row_pass_body (g, gc, prow, fx, n, dst);
 }
 
 SN_AVX2 static void
@@ -599,9 +612,6 @@ group_tables (SnGroup * grp, int aw, int ps, int hs, gint64 row_bytes,
     grp->sh1[j] = 8 * (grp->off1[j] - grp->off0[j]);
   }
   grp->n_fast = count_fast_columns (grp->off0, aw, row_bytes);
-  grp->w0 = g_new (guint32, aw);
-  grp->w1 = g_new (guint32, aw);
-  grp->rows = g_new (float, (gsize) 2 * grp->n_ch * aw);
 }
 
 /* Puts source channels into groups by (pixel stride, subsampling) and
@@ -702,9 +712,46 @@ sn_preprocessor_new (const GstVideoInfo * in_info,
   setup_groups (pre, in_info, xi0, xi1);
   g_free (xi0);
   g_free (xi1);
-  pre->scratch = g_new (float, (gsize) 3 * pre->aw);
   setup_colour (pre, in_info);
+  sn_preprocessor_set_threads (pre, 1);
   return pre;
+}
+
+static void
+free_workspaces (SnPreprocessor * pre)
+{
+  for (int t = 0; t < pre->n_threads; t++) {
+    for (int g = 0; g < pre->n_groups; g++) {
+      g_free (pre->ws[t].group[g].w0);
+      g_free (pre->ws[t].group[g].w1);
+      g_free (pre->ws[t].group[g].rows);
+    }
+    g_free (pre->ws[t].scratch);
+  }
+  g_free (pre->ws);
+  pre->ws = NULL;
+  pre->n_threads = 0;
+}
+
+void
+sn_preprocessor_set_threads (SnPreprocessor * pre, int threads)
+{
+  g_return_if_fail (pre != NULL);
+  g_return_if_fail (threads >= 1 && threads <= SN_PREPROCESS_MAX_THREADS);
+  if (threads == pre->n_threads)
+    return;
+  free_workspaces (pre);
+  pre->ws = g_new0 (SnWorkspace, threads);
+  for (int t = 0; t < threads; t++) {
+    for (int g = 0; g < pre->n_groups; g++) {
+      SnGroupCache *gc = &pre->ws[t].group[g];
+      gc->w0 = g_new (guint32, pre->aw);
+      gc->w1 = g_new (guint32, pre->aw);
+      gc->rows = g_new (float, (gsize) 2 * pre->group[g].n_ch * pre->aw);
+    }
+    pre->ws[t].scratch = g_new (float, (gsize) 3 * pre->aw);
+  }
+  pre->n_threads = threads;
 }
 
 void
@@ -716,15 +763,12 @@ sn_preprocessor_free (SnPreprocessor * pre)
     g_free (pre->group[g].off0);
     g_free (pre->group[g].off1);
     g_free (pre->group[g].sh1);
-    g_free (pre->group[g].w0);
-    g_free (pre->group[g].w1);
-    g_free (pre->group[g].rows);
   }
+  free_workspaces (pre);
   g_free (pre->fx);
   g_free (pre->row_top);
   g_free (pre->row_bot);
   g_free (pre->fy);
-  g_free (pre->scratch);
   g_free (pre);
 }
 
@@ -739,29 +783,29 @@ sn_preprocessor_get_tensor_size (const SnPreprocessor * pre)
 /* Per frame                                                           */
 
 /* Returns the [n_ch][aw] row pass of plane row prow of group g, from the
- * cache or computed into the slot not holding plane row keep. */
+ * thread's cache gc or computed into the slot not holding plane row keep. */
 static const float *
-group_row (SnPreprocessor * pre, SnGroup * g, const GstVideoFrame * frame,
-    int prow, int keep)
+group_row (const SnPreprocessor * pre, const SnGroup * g, SnGroupCache * gc,
+    const GstVideoFrame * frame, int prow, int keep)
 {
   const gsize slot_size = (gsize) g->n_ch * pre->aw;
   const guint8 *rowp[3];
   int slot;
 
-  if (g->key[0] == prow)
-    return g->rows;
-  if (g->key[1] == prow)
-    return g->rows + slot_size;
-  slot = g->key[0] == keep ? 1 : 0;
+  if (gc->key[0] == prow)
+    return gc->rows;
+  if (gc->key[1] == prow)
+    return gc->rows + slot_size;
+  slot = gc->key[0] == keep ? 1 : 0;
   for (int c = 0; c < g->n_ch; c++) {
     const guint8 *plane = GST_VIDEO_FRAME_PLANE_DATA (frame, g->plane[c]);
     gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, g->plane[c]);
     rowp[c] = plane + (gssize) prow * stride;
   }
-  pre->kernels->row_pass (g, rowp, pre->fx, pre->aw,
-      g->rows + slot * slot_size);
-  g->key[slot] = prow;
-  return g->rows + slot * slot_size;
+  pre->kernels->row_pass (g, gc, rowp, pre->fx, pre->aw,
+      gc->rows + slot * slot_size);
+  gc->key[slot] = prow;
+  return gc->rows + slot * slot_size;
 }
 
 /* Interleaves three rows of n floats into n * 3 floats. */
@@ -777,17 +821,18 @@ interleave3 (const float *restrict s0, const float *restrict s1,
 }
 
 /* Tensor row i from the row passes a (top) and b (bottom): planar straight
- * into the tensor, NHWC through the [3][aw] scratch, then interleaved. */
+ * into the tensor, NHWC through the thread's [3][aw] scratch, then
+ * interleaved. */
 static void
-blend_row (SnPreprocessor * pre, const SnRows3 * a, const SnRows3 * b,
-    float wy, int i, float *out)
+blend_row (const SnPreprocessor * pre, float *scratch, const SnRows3 * a,
+    const SnRows3 * b, float wy, int i, float *out)
 {
   const int n = pre->aw, ow = pre->cfg.out_width, oh = pre->cfg.out_height;
   float *o[3];
 
   for (int k = 0; k < 3; k++) {
     if (pre->cfg.out_nhwc)
-      o[k] = pre->scratch + (gsize) k * n;
+      o[k] = scratch + (gsize) k * n;
     else                        /* [3][H][W]: (k * H + i) * W + j */
       o[k] = out + ((gsize) k * oh + i) * ow + pre->x0;
   }
@@ -816,6 +861,35 @@ zero_block (const SnPreprocessor * pre, float *out, int i0, int i1, int j0,
   }
 }
 
+/* Active tensor rows [r0, r1) with workspace ws. */
+static void
+run_rows (const SnPreprocessor * pre, SnWorkspace * ws,
+    const GstVideoFrame * frame, float *out, int r0, int r1)
+{
+  for (int g = 0; g < pre->n_groups; g++)
+    ws->group[g].key[0] = ws->group[g].key[1] = -1;
+
+  for (int r = r0; r < r1; r++) {
+    const float *ga[MAX_GROUPS], *gb[MAX_GROUPS];
+    SnRows3 a, b;
+
+    for (int g = 0; g < pre->n_groups; g++) {
+      const SnGroup *grp = &pre->group[g];
+      int pa = pre->row_top[r] >> grp->v_shift;
+      int pb = pre->row_bot[r] >> grp->v_shift;
+      ga[g] = group_row (pre, grp, &ws->group[g], frame, pa, pb);
+      gb[g] = group_row (pre, grp, &ws->group[g], frame, pb, pa);
+    }
+    for (int c = 0; c < 3; c++) {
+      int cc = c < pre->n_in_ch ? c : 0;        /* GRAY8: c1 = c2 = c0 */
+      gsize at = (gsize) pre->ch_index[cc] * pre->aw;
+      a.c[c] = ga[pre->ch_group[cc]] + at;
+      b.c[c] = gb[pre->ch_group[cc]] + at;
+    }
+    blend_row (pre, ws->scratch, &a, &b, pre->fy[r], pre->y0 + r, out);
+  }
+}
+
 void
 sn_preprocessor_run (SnPreprocessor * pre, const GstVideoFrame * frame,
     float *out)
@@ -825,28 +899,13 @@ sn_preprocessor_run (SnPreprocessor * pre, const GstVideoFrame * frame,
   g_return_if_fail (GST_VIDEO_FRAME_WIDTH (frame) == pre->in_w);
   g_return_if_fail (GST_VIDEO_FRAME_HEIGHT (frame) == pre->in_h);
 
-  for (int g = 0; g < pre->n_groups; g++)
-    pre->group[g].key[0] = pre->group[g].key[1] = -1;
-
-  for (int r = 0; r < pre->ah; r++) {
-    const float *ga[MAX_GROUPS], *gb[MAX_GROUPS];
-    SnRows3 a, b;
-
-    for (int g = 0; g < pre->n_groups; g++) {
-      SnGroup *grp = &pre->group[g];
-      int pa = pre->row_top[r] >> grp->v_shift;
-      int pb = pre->row_bot[r] >> grp->v_shift;
-      ga[g] = group_row (pre, grp, frame, pa, pb);
-      gb[g] = group_row (pre, grp, frame, pb, pa);
-    }
-    for (int c = 0; c < 3; c++) {
-      int cc = c < pre->n_in_ch ? c : 0;        /* GRAY8: c1 = c2 = c0 */
-      gsize at = (gsize) pre->ch_index[cc] * pre->aw;
-      a.c[c] = ga[pre->ch_group[cc]] + at;
-      b.c[c] = gb[pre->ch_group[cc]] + at;
-    }
-    blend_row (pre, &a, &b, pre->fy[r], pre->y0 + r, out);
-  }
+  /* bands of active rows, one per thread, each with its own workspace */
+#pragma omp parallel for num_threads(pre->n_threads) schedule(static) \
+    if(pre->n_threads > 1)
+  for (int t = 0; t < pre->n_threads; t++)
+    run_rows (pre, &pre->ws[t], frame, out,
+        (int) ((gint64) t * pre->ah / pre->n_threads),
+        (int) ((gint64) (t + 1) * pre->ah / pre->n_threads));
 
   /* letterbox bars */
   zero_block (pre, out, 0, pre->y0, 0, pre->cfg.out_width);

@@ -52,8 +52,11 @@
  * sampled row, cached so a row shared by two tensor rows is read once),
  * then blends vertically, converts and normalizes in one loop. 1080p I420
  * or RGB -> 3x224x224 takes ~0.2 ms on one core with the frame in cache,
- * ~0.35 ms fresh from memory (Xeon 2.8 GHz, AVX2 kernels). One thread;
- * a preprocessor keeps per-run scratch, so use one per streaming thread.
+ * ~0.35 ms fresh from memory (Xeon 2.8 GHz, AVX2 kernels), on one
+ * thread; sn_preprocessor_set_threads () splits the tensor rows into bands
+ * run in parallel (OpenMP), each with its own scratch, and the result does
+ * not depend on the thread count. A preprocessor keeps per-run scratch, so
+ * use one per streaming thread.
  * SN_PREPROCESS_SIMD=0 in the environment (read by sn_preprocessor_new)
  * selects the plain C kernels instead of AVX2 + FMA.
  */
@@ -71,6 +74,9 @@ G_BEGIN_DECLS
   "{ I420, NV12, NV21, YUY2, UYVY, RGB, BGR, RGBA, BGRA, RGBx, BGRx, " \
   "xRGB, xBGR, ARGB, ABGR, GRAY8 }"
 #define SN_PREPROCESS_VIDEO_CAPS GST_VIDEO_CAPS_MAKE (SN_PREPROCESS_FORMATS)
+
+/* Most threads sn_preprocessor_set_threads () accepts. */
+#define SN_PREPROCESS_MAX_THREADS 256
 
 /* Largest tensor side accepted, and largest frame side. */
 #define SN_PREPROCESS_MAX_OUT_SIDE 16384
@@ -122,6 +128,12 @@ SnPreprocessor *sn_preprocessor_new (const GstVideoInfo * in_info,
     const SnPreprocessConfig * config, GError ** error);
 
 void sn_preprocessor_free (SnPreprocessor * pre);
+
+/* Threads for sn_preprocessor_run () (1 .. SN_PREPROCESS_MAX_THREADS; a
+ * new preprocessor has 1): the active tensor rows are cut into that many
+ * bands, each run by one thread with its own scratch (allocated here, not
+ * per frame). Results are bit-identical for every thread count. */
+void sn_preprocessor_set_threads (SnPreprocessor * pre, int threads);
 
 /* @frame: mapped for reading, same format, width and height as in_info
  * (its strides and plane offsets are read from the frame, so they may

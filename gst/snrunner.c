@@ -198,7 +198,7 @@ sn_runner_labels_path (const SnRunner * r)
 gint
 sn_runner_threads (const SnRunner * r)
 {
-  return r->threads;
+  return sn_context_threads (r->ctx);
 }
 
 const SnModelConfig *

@@ -41,6 +41,7 @@ void sn_runner_free (SnRunner * runner);
 
 const gchar *sn_runner_model_path (const SnRunner * runner);
 const gchar *sn_runner_labels_path (const SnRunner * runner);   /* or NULL */
+/* Threads the inference context runs (the requested count, 0 resolved). */
 gint sn_runner_threads (const SnRunner * runner);
 const SnModelConfig *sn_runner_config (const SnRunner * runner);
 void sn_runner_input_info (const SnRunner * runner, sn_input_info * info);

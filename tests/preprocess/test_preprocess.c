@@ -346,22 +346,30 @@ tensor_len (const SnPreprocessConfig * c)
   return (gsize) 3 * c->out_width * c->out_height;
 }
 
-/* Runs a preprocessor built from info on a frame mapped with layout; the
- * output starts as NaN so an unwritten value shows. */
+/* Runs a preprocessor built from info on a frame mapped with layout, on
+ * `threads` threads; the output starts as NaN so an unwritten value shows. */
 static float *
-run_pre (const GstVideoInfo * info, const SnPreprocessConfig * c,
-    const GstVideoFrame * frame)
+run_pre_threads (const GstVideoInfo * info, const SnPreprocessConfig * c,
+    const GstVideoFrame * frame, int threads)
 {
   GError *err = NULL;
   SnPreprocessor *pre = sn_preprocessor_new (info, c, &err);
   float *out = g_new (float, tensor_len (c));
 
   fail_unless (pre != NULL, "new: %s", err ? err->message : "?");
+  sn_preprocessor_set_threads (pre, threads);
   for (gsize i = 0; i < tensor_len (c); i++)
     out[i] = NAN;
   sn_preprocessor_run (pre, frame, out);
   sn_preprocessor_free (pre);
   return out;
+}
+
+static float *
+run_pre (const GstVideoInfo * info, const SnPreprocessConfig * c,
+    const GstVideoFrame * frame)
+{
+  return run_pre_threads (info, c, frame, 1);
 }
 
 /* Largest |a - b| (NaN counts as infinite); *at receives its index. */
@@ -504,6 +512,42 @@ GST_START_TEST (test_colorimetry_vs_reference)
     }
   }
   g_unsetenv ("SN_PREPROCESS_SIMD");
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
+/* Bands of rows on several threads give the 1-thread tensor, bit for bit,
+ * for every format and resize mode (odd sizes: uneven bands), including
+ * more threads than active rows (64 against the letterbox's 48). */
+GST_START_TEST (test_threads_identical)
+{
+  static const int thread_counts[] = { 2, 3, 7, 64 };
+  GRand *rand = g_rand_new_with_seed (99);
+
+  for (guint f = 0; f < N_LAYOUTS; f++) {
+    GstVideoInfo info = video_info (layouts[f].format, 385, 289), lay;
+    GstBuffer *buf = make_buffer (&info, STRIDE_PADDED, &lay);
+    GstVideoFrame frame;
+
+    fill_random (buf, rand);
+    fail_unless (gst_video_frame_map (&frame, &lay, buf, GST_MAP_READ));
+    for (guint c = 0; c < G_N_ELEMENTS (ref_configs); c++) {
+      const SnPreprocessConfig *cfg = &ref_configs[c];
+      float *one = run_pre_threads (&info, cfg, &frame, 1);
+      for (guint t = 0; t < G_N_ELEMENTS (thread_counts); t++) {
+        int n = thread_counts[t];
+        float *many = run_pre_threads (&info, cfg, &frame, n);
+        fail_unless (memcmp (one, many, sizeof (float) * tensor_len (cfg))
+            == 0, "%s config %u: %d threads differ from 1",
+            gst_video_format_to_string (layouts[f].format), c, n);
+        g_free (many);
+      }
+      g_free (one);
+    }
+    gst_video_frame_unmap (&frame);
+    gst_buffer_unref (buf);
+  }
   g_rand_free (rand);
 }
 
@@ -1214,6 +1258,7 @@ preprocess_suite (void)
   suite_add_tcase (s, tc);
   tcase_add_test (tc, test_formats_vs_reference);
   tcase_add_test (tc, test_colorimetry_vs_reference);
+  tcase_add_test (tc, test_threads_identical);
   tcase_add_test (tc, test_formats_consistent);
   tcase_add_test (tc, test_stretch_geometry);
   tcase_add_test (tc, test_crop_geometry);
