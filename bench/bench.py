@@ -482,6 +482,22 @@ def preprocess_table(results):
     return out
 
 
+def probe_table(results):
+    out = ["", "### The machine: does a second core add up? (scale_probe)", ""]
+    if "probe" not in results:
+        return out + [f"Skipped: {results.get('probe_skipped', 'not built')}."]
+    out += ["Each thread runs a private copy of a stage-2 grouped 1x1 conv "
+            "(~20-40 us a call): in bursts with a barrier after each call "
+            "(an inference's rhythm) or continuously. Aggregate GFLOP/s.", "",
+            "| pattern | 1 thread | 2 threads | 2 / 1 |", "|---|---:|---:|---:|"]
+    for pattern in ("bursts", "continuous"):
+        r = results["probe"].get(pattern, {})
+        if 1 in r and 2 in r:
+            out.append(f"| {pattern} | {r[1]:.1f} | {r[2]:.1f} | "
+                       f"{r[2] / r[1]:.2f} |")
+    return out
+
+
 def pipeline_table(results, args):
     out = ["", f"### Pipeline: videotestsrc pattern=black, {args.frames} frames "
            "1920x1080 I420 -> shufflenet -> fakesink sync=false", ""]
