@@ -76,13 +76,13 @@ def setup(args):
     return tmp
 
 
-def run(argv, expect=0, timeout=120, cwd=None):
+def run(argv, expect=0, timeout=120, cwd=None, env=None):
     """Runs a command; fails the test unless its exit status is expect
     (None: any)."""
     print("$", " ".join(argv), flush=True)
     try:
         p = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=timeout, cwd=cwd)
+                           timeout=timeout, cwd=cwd, env=env)
     except subprocess.TimeoutExpired as e:
         fail(f"no exit within {timeout} s\n--- stdout\n{e.stdout}\n"
              f"--- stderr\n{e.stderr}")
@@ -161,3 +161,12 @@ def pull_all(pipeline, sink_name="sink"):
 
 def script(name):
     return os.path.join(PIPELINES, name)
+
+
+def make_clip(args, path):
+    """pipelines/make-clip.sh ARGS PATH: the test input, made by GStreamer's
+    own elements only. Run without LD_PRELOAD: under the sanitized run's
+    preloaded ASan its decodebin + concat pipeline sometimes never ends,
+    and it runs no code of ours to check."""
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    return run([script("make-clip.sh")] + list(args) + [path], env=env)

@@ -88,8 +88,8 @@ def check_errors(tmp, clip):
 def main():
     tmp = pt.setup(ARGS)
     clip = f"{tmp}/clip.avi"
-    pt.run([pt.script("make-clip.sh"), "--size", f"{W}x{H}", "--frames",
-            str(FRAMES_PER_PHOTO), clip])
+    pt.make_clip(["--size", f"{W}x{H}", "--frames", str(FRAMES_PER_PHOTO)],
+                 clip)
     src = pt.decode_frames(clip)
     pt.check(len(src) == 3 * FRAMES_PER_PHOTO, f"clip has {len(src)} frames")
 

@@ -46,8 +46,7 @@ def check_run(name, argv, frames, first_label=None):
 def main():
     tmp = pt.setup(ARGS)
     clip = f"{tmp}/clip.avi"
-    pt.run([pt.script("make-clip.sh"), "--size", "160x120", "--frames", "2",
-            clip])
+    pt.make_clip(["--size", "160x120", "--frames", "2"], clip)
     bad = f"{tmp}/bad.avi"
     with open(bad, "w") as f:
         f.write("not a video\n")
