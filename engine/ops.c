@@ -467,19 +467,23 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
 {
   const sn_op *op = &e->g->ops[i];
   const sn_op_binding *b = &w->bind[i];
+  int out_h = e->g->values[op->out].h;
   int c0, c1, oy0, oy1;         /* plane ops: the task's planes and rows */
-  task_planes (op, b, e->g->values[op->out].h, task, &c0, &c1, &oy0, &oy1);
   switch (op->kind) {
     case SN_OP_CONV:
-      if (b->variant == SN_CONV_POINTWISE)
+      if (b->variant == SN_CONV_POINTWISE) {
         conv_pointwise_task (e, w, op, b, task, image);
-      else if (b->variant == SN_CONV_MULTI)
+      } else if (b->variant == SN_CONV_MULTI) {
+        block_rows (task, b->row_blocks, out_h, &oy0, &oy1);
         conv_multi_rows (e, w, op, b, oy0, oy1, image);
-      else
+      } else {
+        task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
         for (int c = c0; c < c1; c++)
           conv_plane (e, w, op, b, c, oy0, oy1, image);
+      }
       break;
     case SN_OP_POOL:
+      task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
       for (int c = c0; c < c1; c++)
         pool_plane (e, w, op, b, c, oy0, oy1, image);
       break;
@@ -490,6 +494,7 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
       softmax_task (e, w, op, b, image);
       break;
     default:
+      task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
       for (int c = c0; c < c1; c++)
         elementwise_plane (e, w, op, b, c, image);
       break;
@@ -689,9 +694,11 @@ ensure_workers (sn_exec *e)
   return true;
 }
 
-/* The team's share of a batch run one image per thread: images [0, alone)
- * claimed one at a time, then (batched head) the dense rows in blocks of
- * 64, then each thread finishes every team-th image. */
+/* Images [0, alone) run one per thread (a team's share of a batch, or all
+ * images of a 1-thread context, where the barriers bind to a team of one):
+ * images claimed one at a time, then (batched head) the dense rows in
+ * blocks of 64, then each thread finishes every team-th image. Profiling
+ * (1-thread contexts only) weighs each image 1/alone. */
 static void
 run_images_alone (sn_exec *e, const float *input, size_t image_floats,
     int alone, int stop, float *output, int tid, int team)
@@ -700,7 +707,7 @@ run_images_alone (sn_exec *e, const float *input, size_t image_floats,
   for (int n = __atomic_fetch_add (&e->next_image, 1, __ATOMIC_RELAXED);
       n < alone; n = __atomic_fetch_add (&e->next_image, 1, __ATOMIC_RELAXED))
     run_image_alone (e, &e->workers[tid], input + image_floats * n,
-        output + (size_t) classes * n, 0.0, stop, n);
+        output + (size_t) classes * n, 1.0 / alone, stop, n);
   if (stop == e->g->n_ops)
     return;
 #pragma omp barrier
@@ -722,28 +729,19 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
   int nt = e->threads;
   /* Whole rounds of `nt` images run one per thread (profiling measures the
    * shared mode, so it keeps everything shared). */
-  int alone = nt > 1 && batch >= nt && !e->profiling && ensure_workers (e)
-      ? batch / nt * nt : 0;
-  if (nt == 1)
-    alone = batch;
+  int alone = nt == 1 ? batch : batch >= nt && !e->profiling
+      && ensure_workers (e) ? batch / nt * nt : 0;
   /* the batched head when two or more images run alone */
   int stop = alone >= 2 && !e->profiling && e->head < g->n_ops
       && ensure_head (e, alone) ? e->head : g->n_ops;
   if (e->profiling)
     memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
-  if (nt == 1) {               /* no team, no shared counters */
-    for (int n = 0; n < batch; n++)
-      run_image_alone (e, &e->workers[0], input + image_floats * n,
-          output + (size_t) classes * n, 1.0 / batch, stop, n);
-    if (stop < g->n_ops) {
-      head_dense_rows (e, batch, 0, g->ops[e->head].out_channels);
-      for (int n = 0; n < batch; n++)
-        head_finish (e, n, output + (size_t) classes * n);
-    }
-    return;
-  }
   e->next_image = 0;
   e->head_next = 0;
+  if (nt == 1) {               /* no team, no shared counters */
+    run_images_alone (e, input, image_floats, batch, stop, output, 0, 1);
+    return;
+  }
   memset (e->claimed, 0, sizeof (int) * (g->n_ops + 1));
   memset (e->done, 0, sizeof (int) * (g->n_ops + 1));
 #pragma omp parallel num_threads(nt)

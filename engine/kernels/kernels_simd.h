@@ -16,8 +16,9 @@
  *   conv        : stride_w 1 or 2, kw <= 8, one plane; else reference
  *   conv_multi  : im2col of a band of rows + the pw GEMM; else conv
  *   pool        : 3x3 stride 2 pad 1 by rows combined first
- *                 (pool3x3_s2), other 3x3 through win3, other windows (kw <= 8, stride_w 1 or
- *                 2) row by row; windows that miss the input: reference
+ *                 (pool3x3_s2), other 3x3 through win3, other windows
+ *                 (kw <= 8, stride_w 1 or 2) row by row; windows that
+ *                 miss the input: reference
  *   dense       : four rows at a time
  *   plane_mean  : four vector accumulators
  * Border handling uses masked loads (masked-off lanes are not read, so a
