@@ -45,6 +45,12 @@ typedef struct {
   int alias_offset;
   bool external;       /* the caller's NCHW input: not in the arena */
   size_t arena_offset; /* in floats, for owners placed in the arena */
+  /* Floats from one plane to the next, for owners (set by sn_plan_arena):
+   * h*w for the caller's input and for planes under 16 floats, else h*w
+   * rounded up to 16 (every plane starts on a cache line, so a kernel's
+   * vector loads along a plane do not straddle lines; the padding is
+   * never read or written). */
+  size_t plane_stride;
 } sn_value;
 
 typedef struct {

@@ -37,6 +37,13 @@ plane_size (const sn_value *v)
   return (size_t) v->h * v->w;
 }
 
+/* Floats from one plane of value `v` to the next (its owner's stride). */
+static size_t
+plane_stride (const sn_graph *g, int v)
+{
+  return g->values[sn_value_root (g, v, NULL)].plane_stride;
+}
+
 /* Plane `c` of value `v`: in the worker's arena, or in the caller's image. */
 static float *
 plane_ptr (const sn_exec *e, const sn_worker *w, int v, int c,
@@ -45,7 +52,7 @@ plane_ptr (const sn_exec *e, const sn_worker *w, int v, int c,
   int offset;
   int r = sn_value_root (e->g, v, &offset);
   const sn_value *root = &e->g->values[r];
-  size_t at = (size_t) (offset + c) * plane_size (root);
+  size_t at = (size_t) (offset + c) * root->plane_stride;
   if (root->external)
     return (float *) image + at;
   return w->arena + root->arena_offset + at;
@@ -303,7 +310,7 @@ conv_pointwise_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   sn_pw_args a = {
     .cin = cin_g, .cout = cout_g, .npix = npix,
     .in = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image),
-    .in_plane = npix,
+    .in_plane = plane_stride (e->g, op->in),
     .weight = op->packed + op->packed_group_stride * gi,
     .bias = op->bias + gi * cout_g,
     .out_rows = b->out_rows + gi * cout_g,
@@ -326,6 +333,7 @@ conv_multi_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
     .kw = op->kw, .stride_h = op->stride_h, .stride_w = op->stride_w,
     .pad_top = op->pad_t, .pad_left = op->pad_l,
     .in = plane_ptr (e, w, op->in, op->in_offset, image),
+    .in_plane = plane_stride (e->g, op->in),
     .weight = op->weight, .bias = op->bias, .out_rows = b->out_rows,
     .relu = op->relu,
   };
@@ -357,7 +365,8 @@ conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     .cin = cin_g, .in_h = in->h, .in_w = in->w, .out_h = out->h,
     .out_w = out->w, .kh = op->kh, .kw = op->kw, .stride_h = op->stride_h,
     .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
-    .in = src, .weight = op->weight + co * wsize, .bias = op->bias[co],
+    .in = src, .in_plane = plane_stride (e->g, op->in),
+    .weight = op->weight + co * wsize, .bias = op->bias[co],
     .out = b->out_rows[co], .res = b->res_rows ? b->res_rows[co] : NULL,
     .relu = op->relu,
   };

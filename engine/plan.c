@@ -13,6 +13,15 @@
 
 #define SN_ARENA_ALIGN 16 /* floats: 64-byte aligned planes blocks */
 
+static size_t
+owner_plane_stride (const sn_value *v)
+{
+  size_t px = (size_t) v->h * v->w;
+  if (v->external || px < SN_ARENA_ALIGN)
+    return px;
+  return (px + SN_ARENA_ALIGN - 1) / SN_ARENA_ALIGN * SN_ARENA_ALIGN;
+}
+
 sn_status
 sn_set_error (sn_error *err, sn_status status, const char *fmt, ...)
 {
@@ -143,8 +152,10 @@ sn_plan_arena (sn_graph *g, sn_error *err)
     free (live);
     return sn_set_error (err, SN_ERR_NOMEM, "out of memory planning");
   }
-  for (int v = 0; v < n; v++)
+  for (int v = 0; v < n; v++) {
     first[v] = last[v] = -1;
+    g->values[v].plane_stride = owner_plane_stride (&g->values[v]);
+  }
   for (int i = 0; i < g->n_ops; i++) {
     const sn_op *op = &g->ops[i];
     touch (g, op->in, i, first, last);
@@ -163,7 +174,7 @@ sn_plan_arena (sn_graph *g, sn_error *err)
       sn_value *val = &g->values[v];
       if (first[v] != i || val->alias_of >= 0 || val->external)
         continue;
-      size_t size = (size_t) val->c * val->h * val->w;
+      size_t size = (size_t) val->c * val->plane_stride;
       size = (size + SN_ARENA_ALIGN - 1) / SN_ARENA_ALIGN * SN_ARENA_ALIGN;
       int k = 0;                 /* drop slots dead before op i */
       for (int j = 0; j < n_live; j++)

@@ -68,13 +68,15 @@ typedef void (*sn_dw_kernel) (const sn_dw_args *a, int oy0, int oy1);
 /* ---- dense convolution (any groups/kernel/stride) of one output plane ----
  *   out[oy][ox] = epilogue( bias + sum_{ci<cin, ky<kh, kx<kw}
  *                 weight[(ci*kh + ky)*kw + kx] * in[ci][iy][ix] )
- *   in     : cin planes [in_h][in_w] at in + ci*in_h*in_w (the group's inputs)
+ *   in     : cin planes [in_h][in_w] at in + ci*in_plane (the group's
+ *            inputs; in_plane >= in_h*in_w floats: planes may be padded)
  *   weight : [cin][kh][kw] for this output channel
  *   out    : [out_h][out_w]; rows [oy0, oy1) only; zero padding. */
 typedef struct {
   int cin, in_h, in_w, out_h, out_w;
   int kh, kw, stride_h, stride_w, pad_top, pad_left;
   const float *in;
+  size_t in_plane;  /* floats from one input plane to the next */
   const float *weight;
   float bias;
   float *out;
@@ -89,7 +91,7 @@ typedef void (*sn_conv_kernel) (const sn_conv_args *a, int oy0, int oy1);
  * taps between channels (conv1 of ShuffleNet: 3 -> 24 channels):
  *   out_rows[co][oy][ox] = epilogue( bias[co] + sum_{ci<cin, ky<kh, kx<kw}
  *                 weight[((co*cin + ci)*kh + ky)*kw + kx] * in[ci][iy][ix] )
- *   in       : cin planes [in_h][in_w] at in + ci*in_h*in_w
+ *   in       : cin planes [in_h][in_w] at in + ci*in_plane
  *   weight   : [cout][cin][kh][kw]; bias : [cout]
  *   out_rows : [cout] plane pointers, each [out_h][out_w]; rows [oy0, oy1)
  *              only; zero padding; no residual. */
@@ -97,6 +99,7 @@ typedef struct {
   int cin, cout, in_h, in_w, out_h, out_w;
   int kh, kw, stride_h, stride_w, pad_top, pad_left;
   const float *in;
+  size_t in_plane;  /* floats from one input plane to the next */
   const float *weight;
   const float *bias;
   float *const *out_rows;

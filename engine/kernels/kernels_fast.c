@@ -20,7 +20,7 @@ sn_conv_multi_f32__ref (const sn_conv_multi_args *a, int co0, int co1,
       .cin = a->cin, .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
       .out_w = a->out_w, .kh = a->kh, .kw = a->kw, .stride_h = a->stride_h,
       .stride_w = a->stride_w, .pad_top = a->pad_top,
-      .pad_left = a->pad_left, .in = a->in,
+      .pad_left = a->pad_left, .in = a->in, .in_plane = a->in_plane,
       .weight = a->weight + per_co * co, .bias = a->bias[co],
       .out = a->out_rows[co], .res = NULL, .relu = a->relu,
     };

@@ -71,12 +71,11 @@ void
 sn_conv_f32__ref (const sn_conv_args *a, int oy0, int oy1)
 {
   assert (oy0 >= 0 && oy1 <= a->out_h);
-  size_t in_plane = (size_t) a->in_h * a->in_w;
   for (int oy = oy0; oy < oy1; oy++) {
     for (int ox = 0; ox < a->out_w; ox++) {
       float acc = a->bias;
       for (int ci = 0; ci < a->cin; ci++) {
-        const float *in = a->in + ci * in_plane;                 /* [in_h][in_w] */
+        const float *in = a->in + ci * a->in_plane;                /* [in_h][in_w] */
         const float *w = a->weight + (size_t) ci * a->kh * a->kw; /* [kh][kw] */
         for (int ky = 0; ky < a->kh; ky++) {
           int iy = oy * a->stride_h - a->pad_top + ky;

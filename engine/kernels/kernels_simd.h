@@ -176,29 +176,43 @@ pw_tiles (const sn_pw_args *a, int co0, int co1, size_t p, const int nv,
 
 /* A tail of n < SN_PW_COLS_MAX pixels, channels in the vector lanes: per
  * input channel, one MR-wide weight row times each pixel's value (a vector
- * over pixels would spend MR full-width FMAs on these few lanes). */
+ * over pixels would spend MR full-width FMAs on these few lanes). Each
+ * pixel keeps `chains` partial sums over interleaved input channels, so
+ * that about eight independent FMA chains hide the FMA latency (one chain
+ * per pixel made stage 4's 1-pixel tail cost a third of its 48-pixel tile). */
 #define SN_PW_COLS_MAX 8
 typedef float pw_col __attribute__ ((vector_size (SN_PW_MR * sizeof (float))));
 
 SN_VINLINE void
 pw_columns_ (const sn_pw_args *a, int co0, int co1, size_t p, const int n)
 {
+  const int chains = n == 1 ? 4 : n == 2 ? 4 : n == 3 ? 3 : 2;
   int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
   for (int cb = cb0; cb < cb1; cb++) {
     const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
-    pw_col bias = { 0 }, acc[SN_PW_COLS_MAX];  /* [pixel] x MR channels */
+    pw_col acc[4][SN_PW_COLS_MAX] = { { { 0 } } };  /* [chain][pixel] x MR */
     for (int r = 0; r < SN_PW_MR; r++)
       if (cb * SN_PW_MR + r < a->cout)
-        bias[r] = a->bias[cb * SN_PW_MR + r];
-    for (int j = 0; j < n; j++)
-      acc[j] = bias;
+        for (int j = 0; j < n; j++)
+          acc[0][j][r] = a->bias[cb * SN_PW_MR + r];
     const float *x = a->in + p;   /* [cin][in_plane], from pixel p */
-    for (int ci = 0; ci < a->cin; ci++, x += a->in_plane, wb += SN_PW_MR) {
+    int ci = 0;
+    for (; ci + chains <= a->cin; ci += chains)
+      for (int c = 0; c < chains; c++, x += a->in_plane, wb += SN_PW_MR) {
+        pw_col w;
+        __builtin_memcpy (&w, wb, sizeof w);
+        for (int j = 0; j < n; j++)
+          acc[c][j] += w * x[j];
+      }
+    for (; ci < a->cin; ci++, x += a->in_plane, wb += SN_PW_MR) {
       pw_col w;
       __builtin_memcpy (&w, wb, sizeof w);
       for (int j = 0; j < n; j++)
-        acc[j] += w * x[j];
+        acc[0][j] += w * x[j];
     }
+    for (int c = 1; c < chains; c++)
+      for (int j = 0; j < n; j++)
+        acc[0][j] += acc[c][j];
     for (int r = 0; r < SN_PW_MR; r++) {
       int co = cb * SN_PW_MR + r;
       if (co < co0 || co >= co1)
@@ -206,7 +220,7 @@ pw_columns_ (const sn_pw_args *a, int co0, int co1, size_t p, const int n)
       float *out = a->out_rows[co] + p;
       const float *res = a->res_rows ? a->res_rows[co] + p : NULL;
       for (int j = 0; j < n; j++) {
-        float v = acc[j][r] + (res ? res[j] : 0.0f);
+        float v = acc[0][j][r] + (res ? res[j] : 0.0f);
         out[j] = a->relu && v < 0.0f ? 0.0f : v;
       }
     }
@@ -555,7 +569,6 @@ SN_VINLINE void
 conv_rows (const sn_conv_args *a, int oy0, int oy1, const int stride_w,
     const int kw)
 {
-  const size_t in_plane = (size_t) a->in_h * a->in_w;
   for (int oy = oy0; oy < oy1; oy++) {
     float *out = a->out + (size_t) oy * a->out_w;       /* [out_w] */
     const float *res = a->res ? a->res + (size_t) oy * a->out_w : NULL;
@@ -567,7 +580,7 @@ conv_rows (const sn_conv_args *a, int oy0, int oy1, const int stride_w,
       row_cols rc;
       row_cols_make (&rc, a->in_w, x0, stride_w, a->pad_left, kw);
       for (int ci = 0; ci < a->cin; ci++) {
-        const float *in = a->in + ci * in_plane;        /* [in_h][in_w] */
+        const float *in = a->in + ci * a->in_plane;     /* [in_h][in_w] */
         const float *w = a->weight + (size_t) ci * a->kh * kw;  /* [kh][kw] */
         for (int ky = 0; ky < a->kh; ky++) {
           int iy = oy * a->stride_h - a->pad_top + ky;
@@ -625,7 +638,6 @@ SN_VINLINE void
 conv_im2col_ (const sn_conv_multi_args *a, int oy, int nr, float *patch,
     const int stride_w, const int kw)
 {
-  const size_t in_plane = (size_t) a->in_h * a->in_w;
   const size_t np = (size_t) nr * a->out_w;
   for (int r = 0; r < nr; r++)
     for (int x0 = 0; x0 < a->out_w; x0 += VL) {
@@ -641,8 +653,8 @@ conv_im2col_ (const sn_conv_multi_args *a, int oy, int nr, float *patch,
             for (int kx = 0; kx < kw; kx++)
               t[kx] = vf_zero ();
           else
-            row_taps (a->in + ci * in_plane + (size_t) iy * a->in_w, &rc, x0,
-                stride_w, a->pad_left, kw, vf_zero (), t);
+            row_taps (a->in + ci * a->in_plane + (size_t) iy * a->in_w, &rc,
+                x0, stride_w, a->pad_left, kw, vf_zero (), t);
           for (int kx = 0; kx < kw; kx++)
             vf_store_n (dst + np * kx, t[kx], n);
         }
@@ -711,7 +723,8 @@ SN_FN (sn_conv_multi_f32) (const sn_conv_multi_args *a, int co0, int co1,
       .out_w = a->out_w, .kh = a->kh, .kw = a->kw,
       .stride_h = a->stride_h, .stride_w = a->stride_w,
       .pad_top = a->pad_top, .pad_left = a->pad_left, .in = a->in,
-      .weight = a->weight + K * co, .bias = a->bias[co],
+      .in_plane = a->in_plane, .weight = a->weight + K * co,
+      .bias = a->bias[co],
       .out = a->out_rows[co], .res = NULL, .relu = a->relu,
     };
     SN_FN (sn_conv_f32) (&c, oy0, oy1);

@@ -255,7 +255,8 @@ run_layer (const layer * l, const bufs * b, const sn_kernel_table * t, int ti)
         sn_conv_args a = { .cin = l->cin, .in_h = l->in_hw, .in_w = l->in_hw,
           .out_h = l->out_hw, .out_w = l->out_hw, .kh = 3, .kw = 3,
           .stride_h = l->stride, .stride_w = l->stride, .pad_top = l->pad,
-          .pad_left = l->pad, .in = b->in, .weight = b->w + 27 * co,
+          .pad_left = l->pad, .in = b->in,
+          .in_plane = (size_t) l->in_hw * l->in_hw, .weight = b->w + 27 * co,
           .bias = b->bias[co], .out = b->out + co * op, .relu = true
         };
         t->conv (&a, 0, l->out_hw);
@@ -265,7 +266,8 @@ run_layer (const layer * l, const bufs * b, const sn_kernel_table * t, int ti)
       sn_conv_multi_args a = { .cin = l->cin, .cout = l->cout, .in_h = l->in_hw,
         .in_w = l->in_hw, .out_h = l->out_hw, .out_w = l->out_hw, .kh = 3,
         .kw = 3, .stride_h = l->stride, .stride_w = l->stride,
-        .pad_top = l->pad, .pad_left = l->pad, .in = b->in, .weight = b->w,
+        .pad_top = l->pad, .pad_left = l->pad, .in = b->in,
+        .in_plane = (size_t) l->in_hw * l->in_hw, .weight = b->w,
         .bias = b->bias, .out_rows = b->out_rows, .relu = true
       };
       t->conv_multi (&a, 0, l->cout, 0, l->out_hw);

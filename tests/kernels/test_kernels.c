@@ -431,11 +431,19 @@ dw_suite (const sn_kernel_table * t)
 }
 
 /* ----------------------------------------------------- dense convolution */
+/* Floats from one input plane to the next: h*w (packed), or padded by a
+ * few floats (as the engine pads its arena planes), at random. */
+static size_t
+plane_stride (int h, int w)
+{
+  return (size_t) h * w + (rng_int (2) ? 0 : 1 + rng_int (16));
+}
+
 static void
 conv_test (const sn_kernel_table * t, sn_conv_args a, int oy0, int oy1,
     bool with_res, bool guard_after)
 {
-  size_t in_n = (size_t) a.cin * a.in_h * a.in_w;
+  size_t in_n = (size_t) (a.cin - 1) * a.in_plane + (size_t) a.in_h * a.in_w;
   size_t n = (size_t) a.out_h * a.out_w, nw = (size_t) a.cin * a.kh * a.kw;
   guarded gin = guarded_alloc (in_n, guard_after);
   guarded gres = guarded_alloc (n, !guard_after);
@@ -457,9 +465,10 @@ conv_test (const sn_kernel_table * t, sn_conv_args a, int oy0, int oy1,
   a.res = with_res ? gres.p : NULL;
   a.out = got;
   snprintf (current, sizeof current, "conv cin=%d in=%dx%d out=%dx%d k=%dx%d "
-      "stride=%dx%d pad=(%d,%d) rows=[%d,%d) res=%d relu=%d", a.cin, a.in_h,
-      a.in_w, a.out_h, a.out_w, a.kh, a.kw, a.stride_h, a.stride_w,
-      a.pad_top, a.pad_left, oy0, oy1, with_res, a.relu);
+      "stride=%dx%d pad=(%d,%d) in_plane=%zu rows=[%d,%d) res=%d relu=%d",
+      a.cin, a.in_h, a.in_w, a.out_h, a.out_w, a.kh, a.kw, a.stride_h,
+      a.stride_w, a.pad_top, a.pad_left, a.in_plane, oy0, oy1, with_res,
+      a.relu);
   t->conv (&a, oy0, oy1);
   a.out = want;
   sn_conv_f32__ref (&a, oy0, oy1);
@@ -505,6 +514,7 @@ conv_suite (const sn_kernel_table * t)
         };
         a.out_h = out_size (a.in_h, kh, a.stride_h, pt, pt);
         a.out_w = out_size (a.in_w, kw, a.stride_w, pl, rng_int (2));
+        a.in_plane = plane_stride (a.in_h, a.in_w);
         if (a.out_h == 0 || a.out_w == 0)
           continue;
         int oy0 = rng_int (3) == 0 ? rng_int (a.out_h) : 0;
@@ -515,7 +525,7 @@ conv_suite (const sn_kernel_table * t)
   for (int pad = 0; pad <= 1; pad++) {
     sn_conv_args c1 = { .cin = 3, .in_h = 224, .in_w = 224, .out_h = 112,
       .out_w = 112, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
-      .pad_top = pad, .pad_left = pad, .relu = true
+      .pad_top = pad, .pad_left = pad, .in_plane = 224 * 224, .relu = true
     };
     conv_test (t, c1, 0, 112, false, pad);
   }
@@ -526,7 +536,7 @@ static void
 conv_multi_test (const sn_kernel_table * t, sn_conv_multi_args a, int co0,
     int co1, int oy0, int oy1, bool guard_after)
 {
-  size_t in_n = (size_t) a.cin * a.in_h * a.in_w;
+  size_t in_n = (size_t) (a.cin - 1) * a.in_plane + (size_t) a.in_h * a.in_w;
   size_t plane = (size_t) a.out_h * a.out_w, n = plane * a.cout;
   size_t nw = (size_t) a.cout * a.cin * a.kh * a.kw;
   guarded gin = guarded_alloc (in_n, guard_after);
@@ -551,10 +561,10 @@ conv_multi_test (const sn_kernel_table * t, sn_conv_multi_args a, int co0,
     rows[2 * a.cout + co] = S + at;
   }
   snprintf (current, sizeof current, "conv_multi cin=%d cout=%d in=%dx%d "
-      "out=%dx%d k=%dx%d stride=%dx%d pad=(%d,%d) co=[%d,%d) rows=[%d,%d) "
-      "relu=%d", a.cin, a.cout, a.in_h, a.in_w, a.out_h, a.out_w, a.kh, a.kw,
-      a.stride_h, a.stride_w, a.pad_top, a.pad_left, co0, co1, oy0, oy1,
-      a.relu);
+      "out=%dx%d k=%dx%d stride=%dx%d pad=(%d,%d) in_plane=%zu co=[%d,%d) "
+      "rows=[%d,%d) relu=%d", a.cin, a.cout, a.in_h, a.in_w, a.out_h, a.out_w,
+      a.kh, a.kw, a.stride_h, a.stride_w, a.pad_top, a.pad_left, a.in_plane,
+      co0, co1, oy0, oy1, a.relu);
   a.in = gin.p;
   a.weight = w;
   a.bias = b;
@@ -602,6 +612,7 @@ conv_multi_suite (const sn_kernel_table * t)
       };
       a.out_h = out_size (a.in_h, kh, sh, pt, rng_int (2));
       a.out_w = out_size (a.in_w, kw, sw, pl, rng_int (2));
+      a.in_plane = plane_stride (a.in_h, a.in_w);
       if (a.out_h == 0 || a.out_w == 0)
         continue;
       int co0 = 0, co1 = a.cout, oy0 = 0, oy1 = a.out_h;
@@ -617,8 +628,8 @@ conv_multi_suite (const sn_kernel_table * t)
   for (int pad = 0; pad <= 1; pad++) {
     sn_conv_multi_args c1 = { .cin = 3, .cout = 24, .in_h = 224, .in_w = 224,
       .out_h = 112, .out_w = 112, .kh = 3, .kw = 3, .stride_h = 2,
-      .stride_w = 2,
-      .pad_top = pad, .pad_left = pad, .relu = true
+      .stride_w = 2, .pad_top = pad, .pad_left = pad, .in_plane = 224 * 224,
+      .relu = true
     };
     conv_multi_test (t, c1, 0, 24, 0, 112, pad);
   }
