@@ -181,6 +181,12 @@ sn_model_outputs_probabilities (const sn_model *model)
   return model->info.probabilities;
 }
 
+size_t
+sn_model_arena_bytes (const sn_model *model)
+{
+  return model->graph.arena_floats * sizeof (float);
+}
+
 int
 sn_model_num_ops (const sn_model *model)
 {

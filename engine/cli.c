@@ -122,6 +122,8 @@ cmd_info (const char *path)
       : "logits");
   printf ("operators: %d\n", sn_model_num_ops (m));
   printf ("mmacs: %.2f\n", sn_model_macs (m) / 1e6);
+  printf ("arena: %.1f KiB per image in flight\n",
+      sn_model_arena_bytes (m) / 1024.0);
   for (int i = 0; i < sn_model_metadata_count (m); i++) {
     const char *k, *v;
     sn_model_metadata_at (m, i, &k, &v);

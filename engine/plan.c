@@ -3,7 +3,9 @@
  * Every owner value (not an alias, not the caller's input) gets a slot in one
  * float arena per context. Slots are reused once a value is dead: liveness is
  * [first op writing it, last op reading it], and values whose live ranges
- * overlap never share bytes (an op's input and output are both live at it). */
+ * overlap never share bytes (an op's input and output are both live at it),
+ * except a conv's output written in place over its dead residual
+ * (inplace_residual). */
 #include "ir.h"
 
 #include <stdarg.h>
@@ -140,6 +142,51 @@ typedef struct {
   int last;
 } slot;
 
+/* The residual value whose slot op i may write its output v into, or -1.
+ * A conv adds residual plane res_map[oc] in the epilogue of the element it
+ * writes to plane out_map[oc], reading each residual element just before it
+ * writes the same element of the output; so when the residual is dead after
+ * op i, has v's shape and feeds every channel into the plane of the same
+ * index (no shuffle between them), the output can overwrite it in place
+ * (a ShuffleNet stride-1 unit's pw2: x + branch(x) into x's slot). */
+static int
+inplace_residual (const sn_graph *g, int i, int v, const int *last)
+{
+  const sn_op *op = &g->ops[i];
+  int res_off, out_off;
+  if (op->kind != SN_OP_CONV || op->res < 0
+      || sn_value_root (g, op->out, &out_off) != v)
+    return -1;
+  int r = sn_value_root (g, op->res, &res_off);
+  const sn_value *rv = &g->values[r], *vv = &g->values[v];
+  if (r == v || rv->external || last[r] != i || rv->c != vv->c
+      || rv->h != vv->h || rv->w != vv->w
+      || sn_value_root (g, op->in, NULL) == r)
+    return -1;
+  for (int oc = 0; oc < op->out_channels; oc++)
+    if (out_off + op->out_map[oc] != res_off + op->res_map[oc])
+      return -1;
+  return r;
+}
+
+/* Lowest offset where `size` floats clear every live slot. */
+static size_t
+first_fit (const slot *live, int n_live, size_t size)
+{
+  size_t offset = 0;
+  for (bool moved = true; moved;) {
+    moved = false;
+    for (int j = 0; j < n_live; j++) {
+      if (offset < live[j].offset + live[j].size
+          && live[j].offset < offset + size) {
+        offset = live[j].offset + live[j].size;
+        moved = true;
+      }
+    }
+  }
+  return offset;
+}
+
 sn_status
 sn_plan_arena (sn_graph *g, sn_error *err)
 {
@@ -181,17 +228,18 @@ sn_plan_arena (sn_graph *g, sn_error *err)
         if (live[j].last >= i)
           live[k++] = live[j];
       n_live = k;
-      size_t offset = 0;         /* lowest offset clear of every live slot */
-      for (bool moved = true; moved;) {
-        moved = false;
-        for (int j = 0; j < n_live; j++) {
-          if (offset < live[j].offset + live[j].size
-              && live[j].offset < offset + size) {
-            offset = live[j].offset + live[j].size;
-            moved = true;
-          }
-        }
+      int r = i < g->n_ops ? inplace_residual (g, i, v, last) : -1;
+      int taken = -1;            /* the live slot of r, handed over to v */
+      for (int j = 0; r >= 0 && j < n_live; j++)
+        if (live[j].offset == g->values[r].arena_offset
+            && live[j].size == size && live[j].last == i)
+          taken = j;
+      if (taken >= 0) {
+        val->arena_offset = live[taken].offset;
+        live[taken].last = last[v];
+        continue;
       }
+      size_t offset = first_fit (live, n_live, size);
       val->arena_offset = offset;
       live[n_live++] = (slot) { offset, size, last[v] };
       if (offset + size > arena)

@@ -77,6 +77,9 @@ bool sn_model_outputs_probabilities (const sn_model *model);
 /* Number of operators and multiply-adds per image of the planned network. */
 int sn_model_num_ops (const sn_model *model);
 double sn_model_macs (const sn_model *model);
+/* Bytes of the activation arena one image in flight needs (a context holds
+ * one per thread that runs images of a batch on its own). */
+size_t sn_model_arena_bytes (const sn_model *model);
 
 /* ONNX metadata_props, in file order. key/value pointers live as long as the
  * model. sn_model_metadata_get returns NULL when the key is absent. */
