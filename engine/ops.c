@@ -111,30 +111,37 @@ block_rows (int k, int n, int h, int *r0, int *r1)
 }
 
 /* Pointwise tasks: (group, block of output channels, block of pixels).
- * Blocks of 32 channels share each input tile (fewer
- * input reloads); when that leaves fewer than 8 tasks per thread, blocks
- * shrink to the kernel's channel tile and then pixels split (down to one
- * pixel tile), so claiming balances the team. At most 512 pixels a block. */
+ * Every channel tile of a block reuses the input pixel tile the kernel
+ * loaded (from L2, or from the other core's cache), so blocks keep up to
+ * 32 channels: input traffic per multiply-add is 4 bytes / block channels.
+ * When that leaves fewer than 8 tasks per thread, pixels split first (down
+ * to one pixel tile; a task's weights stay cached), then channel blocks
+ * halve down to the kernel's channel tile, so claiming balances the team.
+ * At most 512 pixels a block. */
+static int
+pointwise_tasks (const sn_op *op, int npix, const sn_op_binding *b)
+{
+  int cout_g = op->out_channels / op->groups;
+  return op->groups * ceil_div (cout_g, b->co_block)
+      * ceil_div (npix, b->p_block);
+}
+
 static void
 plan_pointwise (const sn_kernel_table *kt, int threads, const sn_op *op,
     const sn_value *out, sn_op_binding *b)
 {
   int cout_g = op->out_channels / op->groups;
-  int npix = out->h * out->w;
+  int npix = out->h * out->w, tile = kt->pw_block_px;
   int want = threads > 1 ? 8 * threads : 1;
-  b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
   int p_blocks = ceil_div (npix, 512);
-  int co_blocks = ceil_div (cout_g, b->co_block);
-  if (op->groups * co_blocks * p_blocks < want && cout_g > kt->pw_block_co) {
-    b->co_block = kt->pw_block_co;
-    co_blocks = ceil_div (cout_g, b->co_block);
-  }
-  int max_p_blocks = ceil_div (npix, kt->pw_block_px);
-  while (op->groups * co_blocks * p_blocks < want && p_blocks < max_p_blocks)
-    p_blocks++;
-  b->p_block = round_up (ceil_div (npix, p_blocks), kt->pw_block_px);
+  b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
+  b->p_block = round_up (ceil_div (npix, p_blocks), tile);
+  while (pointwise_tasks (op, npix, b) < want && b->p_block > tile)
+    b->p_block = round_up (ceil_div (npix, ++p_blocks), tile);
+  while (pointwise_tasks (op, npix, b) < want && b->co_block > kt->pw_block_co)
+    b->co_block = round_up (b->co_block / 2, kt->pw_block_co);
   b->p_blocks = ceil_div (npix, b->p_block);
-  b->n_tasks = op->groups * co_blocks * b->p_blocks;
+  b->n_tasks = pointwise_tasks (op, npix, b);
 }
 
 /* Split an op into tasks: enough for the team, big enough to amortize,
