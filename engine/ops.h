@@ -19,9 +19,11 @@ typedef enum {
 
 /* Per-op bindings to a context's arena, made once at context creation. */
 typedef struct {
-  int n_tasks;             /* work units the op is split into */
+  int n_tasks;             /* work units the op is split into: */
+  int bands, band_tasks;   /* bands x band_tasks, band-major */
   sn_conv_variant variant; /* SN_OP_CONV only */
-  /* Task geometry. pw tasks: (group, channel block, pixel block); plane
+  /* Task geometry inside a band of output rows (the whole plane when
+   * bands == 1). pw tasks: (group, channel block, pixel block); plane
    * ops' tasks: (block of rows, block of plane_block planes); conv_multi:
    * blocks of rows. Rows split as evenly as integers go. */
   int co_block, p_block, p_blocks, row_blocks, plane_block;
@@ -46,7 +48,10 @@ typedef struct {
   int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
-  int *claimed;            /* [g->n_ops + 1] tasks handed out (shared mode) */
+  int *claimed;            /* [threads][claim_stride] tasks handed out per
+                              band and op (shared mode); a band's counters
+                              share no cache line with another band's */
+  int claim_stride;        /* >= g->n_ops + 1, a multiple of 16 */
   int *done;               /* [g->n_ops + 1] tasks finished (shared mode) */
   int next_image;          /* next unclaimed image (one-image-per-thread) */
   int head;                /* first op of the classifier head (DENSE [SOFTMAX]

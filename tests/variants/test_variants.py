@@ -3,7 +3,7 @@
 and compare with the PyTorch references.
 
 Usage: test_variants.py --cli PATH/shufflenet-cli --models DIR
-                        [--threads 1,2] [--only NAME[,NAME]] [--timeout S]
+                        [--threads 1,2,3] [--only NAME[,NAME]] [--timeout S]
 
 For each variant in DIR/manifest.json:
   * `shufflenet-cli info MODEL` exits 0 and prints the input layout (NCHW or
@@ -168,7 +168,8 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cli", required=True, help="path to shufflenet-cli")
     ap.add_argument("--models", required=True, help="gen_models.py output folder")
-    ap.add_argument("--threads", default="1,2", help="thread counts (default 1,2)")
+    ap.add_argument("--threads", default="1,2,3",
+                    help="thread counts (default 1,2,3: 3 gives uneven spatial bands)")
     ap.add_argument("--only", default="", help="comma-separated variant names")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per CLI call")
     args = ap.parse_args()
