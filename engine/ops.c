@@ -138,7 +138,23 @@ band_pixels (int bands, const sn_value *out, int band, size_t *p0, size_t *p1)
   *p1 = r1 == out->h ? (size_t) r1 * out->w : (size_t) r1 * out->w / 16 * 16;
 }
 
-/* One band's pointwise tasks over npix pixels, about `want` of them. */
+/* Pixel blocks of about npix / n pixels, whole tiles; false when the last
+ * would be under half a tile (a task of a few pixels reads as many weights
+ * as a full one). */
+static bool
+split_pixels (int npix, int n, int tile, int *p_block)
+{
+  int block = round_up (ceil_div (npix, n), tile);
+  int last = npix - (ceil_div (npix, block) - 1) * block;
+  if (block >= *p_block || 2 * last < tile)
+    return false;
+  *p_block = block;
+  return true;
+}
+
+/* One band's pointwise tasks over npix pixels, about `want` of them:
+ * pixels split first, then channel blocks halve while that brings the
+ * count closer to `want`. */
 static int
 plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
     int npix, sn_op_binding *b)
@@ -147,9 +163,11 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
   int p_blocks = ceil_div (npix, 512);
   b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
   b->p_block = round_up (ceil_div (npix, p_blocks), tile);
-  while (pointwise_tasks (op, npix, b) < want && b->p_block > tile)
-    b->p_block = round_up (ceil_div (npix, ++p_blocks), tile);
-  while (pointwise_tasks (op, npix, b) < want && b->co_block > kt->pw_block_co)
+  while (pointwise_tasks (op, npix, b) < want && p_blocks < npix
+      && split_pixels (npix, p_blocks + 1, tile, &b->p_block))
+    p_blocks = ceil_div (npix, b->p_block);
+  while (3 * pointwise_tasks (op, npix, b) < 2 * want
+      && b->co_block > kt->pw_block_co)
     b->co_block = round_up (b->co_block / 2, kt->pw_block_co);
   b->p_blocks = ceil_div (npix, b->p_block);
   return pointwise_tasks (op, npix, b);
