@@ -173,21 +173,31 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
   return pointwise_tasks (op, npix, b);
 }
 
-/* Spatial bands: on a team, a conv or pool whose planes give each thread at
- * least two pointwise pixel tiles splits its output rows into one band per
- * thread, and thread t works on band t before helping with the others'
- * leftovers. Consecutive ops band their rows alike, so a thread mostly
- * reads what it wrote itself, from its own cache (the pointwise kernel ran
- * 30-45 % slower on inputs another core had just written). Smaller planes
- * (stage 4's 7x7) keep one band: a band of a few pixels would waste most
- * of the kernels' tiles. */
+/* Spatial bands: on a team, a conv or pool on big enough planes splits its
+ * output rows into one band per thread, and thread t works on band t
+ * before helping with the others' leftovers. Consecutive ops band their
+ * rows alike, so a thread mostly reads what it wrote itself, from its own
+ * cache (the pointwise kernel ran 30-45 % slower on inputs another core had
+ * just written). Big enough: two pointwise pixel tiles a band for the GEMM
+ * convs (stage 3's 14x14 is; stage 4's 7x7 is not: its bands would waste
+ * most of the tiles), and SN_BAND_PLANE_PX pixels a band for the
+ * depthwise convs and pools, which call their kernel once per plane and
+ * task: halving stage 3's small planes doubled those calls and cost more
+ * than the other core's reads it saved (2-thread A/B, 1x g3: 0.93x with
+ * these ops unbanded below 28x28). */
+#define SN_BAND_PLANE_PX 384
+
 static int
 op_bands (const sn_kernel_table *kt, int threads, const sn_op *op,
     const sn_value *out)
 {
   bool spatial = op->kind == SN_OP_CONV || op->kind == SN_OP_POOL;
+  bool gemm = op->kind == SN_OP_CONV
+      && (conv_variant (op) == SN_CONV_POINTWISE
+      || conv_variant (op) == SN_CONV_MULTI);
+  size_t band_px = (size_t) out->h * out->w / (threads > 0 ? threads : 1);
   if (threads < 2 || !spatial || out->h < threads
-      || (size_t) out->h * out->w < (size_t) threads * 2 * kt->pw_block_px)
+      || band_px < (gemm ? 2 * (size_t) kt->pw_block_px : SN_BAND_PLANE_PX))
     return 1;
   return threads;
 }
