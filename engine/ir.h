@@ -34,6 +34,9 @@ typedef enum {
 
 const char *sn_op_kind_name (sn_op_kind kind);
 
+/* Floats in a 64-byte cache line: planes start on one (plane_stride). */
+#define SN_LINE_FLOATS 16
+
 /* Largest activation accepted (floats per image), so sizes never overflow. */
 #define SN_MAX_VALUE_FLOATS ((int64_t) 1 << 28)
 

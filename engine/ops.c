@@ -110,14 +110,6 @@ block_rows (int k, int n, int h, int *r0, int *r1)
   *r1 = (int) ((long) (k + 1) * h / n);
 }
 
-/* Pointwise tasks: (group, block of output channels, block of pixels).
- * Every channel tile of a block reuses the input pixel tile the kernel
- * loaded (from L2, or from the other core's cache), so blocks keep up to
- * 32 channels: input traffic per multiply-add is 4 bytes / block channels.
- * When that leaves fewer than 8 tasks per thread, pixels split first (down
- * to one pixel tile; a task's weights stay cached), then channel blocks
- * halve down to the kernel's channel tile, so claiming balances the team.
- * At most 512 pixels a block. */
 static int
 pointwise_tasks (const sn_op *op, int npix, const sn_op_binding *b)
 {
@@ -127,15 +119,17 @@ pointwise_tasks (const sn_op *op, int npix, const sn_op_binding *b)
 }
 
 /* Pixels [*p0, *p1) of band `band` of `bands` over the planes of `out`:
- * its rows, with both ends moved down to a cache line (16 floats) except
- * the planes' end, so that two bands never write into one line. */
+ * its rows, with both ends moved down to a cache line except the planes'
+ * end, so that two bands of a pointwise conv never write into one line
+ * (planes start on a line: sn_value.plane_stride). */
 static void
 band_pixels (int bands, const sn_value *out, int band, size_t *p0, size_t *p1)
 {
   int r0, r1;
   block_rows (band, bands, out->h, &r0, &r1);
-  *p0 = (size_t) r0 * out->w / 16 * 16;
-  *p1 = r1 == out->h ? (size_t) r1 * out->w : (size_t) r1 * out->w / 16 * 16;
+  *p0 = (size_t) r0 * out->w / SN_LINE_FLOATS * SN_LINE_FLOATS;
+  *p1 = r1 == out->h ? (size_t) r1 * out->w
+      : (size_t) r1 * out->w / SN_LINE_FLOATS * SN_LINE_FLOATS;
 }
 
 /* Pixel blocks of about npix / n pixels, whole tiles; false when the last
@@ -152,9 +146,14 @@ split_pixels (int npix, int n, int tile, int *p_block)
   return true;
 }
 
-/* One band's pointwise tasks over npix pixels, about `want` of them:
- * pixels split first, then channel blocks halve while that brings the
- * count closer to `want`. */
+/* Pointwise tasks: (group, block of output channels, block of pixels), about
+ * `want` of them over one band's npix pixels (at most 512 a block). Every
+ * channel tile of a block reuses the input pixel tile the kernel loaded
+ * (from L2, or from the other core's cache), so blocks keep up to 32
+ * channels: input traffic per multiply-add is 4 bytes / block channels.
+ * Short of `want` tasks, pixels split first (whole tiles; a task's weights
+ * stay cached), then channel blocks halve down to the kernel's channel
+ * tile while that brings the count closer to `want`. */
 static int
 plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
     int npix, sn_op_binding *b)
@@ -358,7 +357,8 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
   e->claim_stride = round_up (g->n_ops + 1, 16);
   e->claimed = aligned_alloc (64, sizeof (int) * threads * e->claim_stride);
   e->done = calloc (g->n_ops + 1, sizeof (int));
-  if (!e->workers || !e->op_seconds || !e->claimed || !e->done || worker_init (e, &e->workers[0]) != SN_OK) {
+  if (!e->workers || !e->op_seconds || !e->claimed || !e->done
+      || worker_init (e, &e->workers[0]) != SN_OK) {
     sn_exec_free (e);
     return sn_set_error (err, SN_ERR_NOMEM,
         "out of memory for a %zu-float activation arena", g->arena_floats);
@@ -621,13 +621,15 @@ copy_output (const sn_exec *e, const sn_worker *w, float *out)
 }
 
 /* Shared mode without barriers. Op i of the s-th shared image of a run owns
- * the task numbers [s*n, (s+1)*n) of the op's two counters (n = its task
- * count): `claimed` hands them out, `done` counts the finished ones. A thread
- * moves on to op i+1 once done[i] reaches (s+1)*n, so a thread the OS keeps
- * off the CPU (other busy threads, a decoder in the same pipeline) delays
- * nobody: the others take its share, and it finds nothing left to claim when
- * it comes back. The output copy is one more "op" (index n_ops, 1 task), so
- * the next image cannot overwrite the arena before the copy is done. */
+ * the task numbers [s*n, (s+1)*n) of each band's `claimed` counter (n = the
+ * band's task count), which hands them out, and [s*N, (s+1)*N) of `done`,
+ * which counts the finished ones of all bands (N = bands x n). A thread
+ * claims from its own band first, then from the others; it moves on to op
+ * i+1 once done[i] reaches (s+1)*N, so a thread the OS keeps off the CPU
+ * (other busy threads, a decoder in the same pipeline) delays nobody: the
+ * others take its share, and it finds nothing left to claim when it comes
+ * back. The output copy is one more "op" (index n_ops, 1 task), so the
+ * next image cannot overwrite the arena before the copy is done. */
 
 static int
 claim_task (int *claimed, int limit)

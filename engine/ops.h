@@ -1,9 +1,10 @@
 /* ops.h - the operator layer: runs a planned sn_graph on one context's arena.
  * Operators split their work into tasks and own the threading: one OpenMP
  * parallel region per run() (batch loop inside), tasks claimed from shared
- * counters and an op finished when all its tasks are (no barrier that waits
- * for a descheduled thread), the thread count passed to the region (never
- * omp_set_num_threads). */
+ * counters (each thread first from its own spatial band of the op, so it
+ * reads the rows it wrote in the op before) and an op finished when all
+ * its tasks are (no barrier that waits for a descheduled thread), the
+ * thread count passed to the region (never omp_set_num_threads). */
 #ifndef SN_OPS_H
 #define SN_OPS_H
 

@@ -13,15 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SN_ARENA_ALIGN 16 /* floats: 64-byte aligned planes blocks */
+#define SN_ARENA_ALIGN SN_LINE_FLOATS  /* slots start on a cache line */
 
 static size_t
 owner_plane_stride (const sn_value *v)
 {
   size_t px = (size_t) v->h * v->w;
-  if (v->external || px < SN_ARENA_ALIGN)
+  if (v->external || px < SN_LINE_FLOATS)
     return px;
-  return (px + SN_ARENA_ALIGN - 1) / SN_ARENA_ALIGN * SN_ARENA_ALIGN;
+  return (px + SN_LINE_FLOATS - 1) / SN_LINE_FLOATS * SN_LINE_FLOATS;
 }
 
 sn_status
