@@ -176,7 +176,7 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
  * output rows into one band per thread, and thread t works on band t
  * before helping with the others' leftovers. Consecutive ops band their
  * rows alike, so a thread mostly reads what it wrote itself, from its own
- * cache (the pointwise kernel ran 30-45 % slower on inputs another core had
+ * cache (the pointwise kernel ran 15-45 % slower on inputs another core had
  * just written). Big enough: two pointwise pixel tiles a band for the GEMM
  * convs (stage 3's 14x14 is; stage 4's 7x7 is not: its bands would waste
  * most of the tiles), and SN_BAND_PLANE_PX pixels a band for the
