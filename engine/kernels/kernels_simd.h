@@ -186,7 +186,7 @@ typedef float pw_col __attribute__ ((vector_size (SN_PW_MR * sizeof (float))));
 SN_VINLINE void
 pw_columns_ (const sn_pw_args *a, int co0, int co1, size_t p, const int n)
 {
-  const int chains = n <= 2 ? 4 : n == 3 ? 3 : 2;   /* chains x n >= 6 */
+  const int chains = n <= 2 ? 4 : n == 3 ? 3 : 2;  /* chains x n: 4-14 sums */
   int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
   for (int cb = cb0; cb < cb1; cb++) {
     const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
