@@ -188,17 +188,16 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
 
 static int
 op_bands (const sn_kernel_table *kt, int threads, const sn_op *op,
-    const sn_value *out)
+    const sn_op_binding *b, const sn_value *out)
 {
   bool spatial = op->kind == SN_OP_CONV || op->kind == SN_OP_POOL;
-  bool gemm = op->kind == SN_OP_CONV
-      && (conv_variant (op) == SN_CONV_POINTWISE
-      || conv_variant (op) == SN_CONV_MULTI);
-  size_t band_px = (size_t) out->h * out->w / (threads > 0 ? threads : 1);
-  if (threads < 2 || !spatial || out->h < threads
-      || band_px < (gemm ? 2 * (size_t) kt->pw_block_px : SN_BAND_PLANE_PX))
+  if (threads < 2 || !spatial || out->h < threads)
     return 1;
-  return threads;
+  bool gemm = op->kind == SN_OP_CONV && (b->variant == SN_CONV_POINTWISE
+      || b->variant == SN_CONV_MULTI);
+  size_t band_px = (size_t) out->h * out->w / threads;
+  return band_px < (gemm ? 2 * (size_t) kt->pw_block_px : SN_BAND_PLANE_PX)
+      ? 1 : threads;
 }
 
 /* Split one band of an op (the largest: ceil(out_h / bands) rows) into
@@ -258,7 +257,7 @@ plan_tasks (const sn_graph *g, const sn_kernel_table *kt, int threads,
   b->plane_block = 1;
   if (op->kind == SN_OP_CONV)
     b->variant = conv_variant (op);
-  b->bands = op_bands (kt, threads, op, &g->values[op->out]);
+  b->bands = op_bands (kt, threads, op, b, &g->values[op->out]);
   b->band_tasks = plan_band (g, kt, threads, op, b);
   b->n_tasks = b->bands * b->band_tasks;
 }
