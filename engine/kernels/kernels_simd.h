@@ -175,56 +175,68 @@ pw_tiles (const sn_pw_args *a, int co0, int co1, size_t p, const int nv,
 }
 
 /* A tail of n < SN_PW_COLS_MAX pixels, channels in the vector lanes: per
- * input channel, one MR-wide weight row times each pixel's value (a vector
- * over pixels would spend MR full-width FMAs on these few lanes). Each
- * pixel keeps `chains` partial sums over interleaved input channels, so
- * that about eight independent FMA chains hide the FMA latency (one chain
- * per pixel made stage 4's 1-pixel tail cost a third of its 48-pixel tile). */
+ * input channel, one MR-wide weight row (a vc) times each pixel's value (a
+ * vector over pixels would spend MR full-width FMAs on these few lanes).
+ * Every output is its bias plus the input channels' products added in
+ * order by FMA, exactly as pw_tile sums it, so a pixel's value does not
+ * depend on whether a task's range puts it in a tile or in a tail: any
+ * split of the pixels among tasks, bands and threads gives the same
+ * result. The independent FMA chains that hide the latency come from
+ * `nb` channel blocks at once (n x nb >= 8 chains; one chain per pixel
+ * made stage 4's 1-pixel tail cost a third of its 48-pixel tile). */
 #define SN_PW_COLS_MAX 8
-typedef float pw_col __attribute__ ((vector_size (SN_PW_MR * sizeof (float))));
+
+/* Blocks [cb, cb + nb) (all below the tile's last block) of n pixels. */
+SN_VINLINE void
+pw_column_blocks (const sn_pw_args *a, int co0, int co1, int cb, size_t p,
+    const int n, const int nb)
+{
+  vc acc[8][SN_PW_COLS_MAX];     /* [block][pixel] x MR channels */
+  for (int b = 0; b < nb; b++) {
+    float bias[SN_PW_MR];
+    for (int r = 0; r < SN_PW_MR; r++) {
+      int co = (cb + b) * SN_PW_MR + r;
+      bias[r] = co < a->cout ? a->bias[co] : 0.0f;
+    }
+    for (int j = 0; j < n; j++)
+      acc[b][j] = vc_load (bias);
+  }
+  const float *x = a->in + p;    /* [cin][in_plane], from pixel p */
+  const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
+  const size_t block = (size_t) a->cin * SN_PW_MR;   /* packed block */
+  for (int ci = 0; ci < a->cin; ci++, x += a->in_plane, wb += SN_PW_MR) {
+    vc xs[SN_PW_COLS_MAX];
+    for (int j = 0; j < n; j++)
+      xs[j] = vc_set1 (x[j]);
+    for (int b = 0; b < nb; b++) {
+      vc w = vc_load (wb + b * block);
+      for (int j = 0; j < n; j++)
+        acc[b][j] = vc_fma (w, xs[j], acc[b][j]);
+    }
+  }
+  for (int b = 0; b < nb; b++)
+    for (int j = 0; j < n; j++) {
+      float v[SN_PW_MR];
+      vc_store (v, acc[b][j]);
+      for (int r = 0; r < SN_PW_MR; r++) {
+        int co = (cb + b) * SN_PW_MR + r;
+        if (co < co0 || co >= co1)
+          continue;
+        float y = v[r] + (a->res_rows ? a->res_rows[co][p + j] : 0.0f);
+        a->out_rows[co][p + j] = a->relu && y < 0.0f ? 0.0f : y;
+      }
+    }
+}
 
 SN_VINLINE void
 pw_columns_ (const sn_pw_args *a, int co0, int co1, size_t p, const int n)
 {
-  const int chains = n <= 2 ? 4 : n == 3 ? 3 : 2;  /* chains x n: 4-14 sums */
-  int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
-  for (int cb = cb0; cb < cb1; cb++) {
-    const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
-    pw_col acc[4][SN_PW_COLS_MAX] = { { { 0 } } };  /* [chain][pixel] x MR */
-    for (int r = 0; r < SN_PW_MR; r++)
-      if (cb * SN_PW_MR + r < a->cout)
-        for (int j = 0; j < n; j++)
-          acc[0][j][r] = a->bias[cb * SN_PW_MR + r];
-    const float *x = a->in + p;   /* [cin][in_plane], from pixel p */
-    int ci = 0;
-    for (; ci + chains <= a->cin; ci += chains)
-      for (int c = 0; c < chains; c++, x += a->in_plane, wb += SN_PW_MR) {
-        pw_col w;
-        __builtin_memcpy (&w, wb, sizeof w);
-        for (int j = 0; j < n; j++)
-          acc[c][j] += w * x[j];
-      }
-    for (; ci < a->cin; ci++, x += a->in_plane, wb += SN_PW_MR) {
-      pw_col w;
-      __builtin_memcpy (&w, wb, sizeof w);
-      for (int j = 0; j < n; j++)
-        acc[0][j] += w * x[j];
-    }
-    for (int c = 1; c < chains; c++)
-      for (int j = 0; j < n; j++)
-        acc[0][j] += acc[c][j];
-    for (int r = 0; r < SN_PW_MR; r++) {
-      int co = cb * SN_PW_MR + r;
-      if (co < co0 || co >= co1)
-        continue;
-      float *out = a->out_rows[co] + p;
-      const float *res = a->res_rows ? a->res_rows[co] + p : NULL;
-      for (int j = 0; j < n; j++) {
-        float v = acc[0][j][r] + (res ? res[j] : 0.0f);
-        out[j] = a->relu && v < 0.0f ? 0.0f : v;
-      }
-    }
-  }
+  const int nb = (8 + n - 1) / n;   /* 8, 4, 3, 2, 2, 2, 2 blocks */
+  int cb = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
+  for (; cb + nb <= cb1; cb += nb)
+    pw_column_blocks (a, co0, co1, cb, p, n, nb);
+  for (; cb < cb1; cb++)
+    pw_column_blocks (a, co0, co1, cb, p, n, 1);
 }
 
 static void

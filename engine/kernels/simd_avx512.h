@@ -228,4 +228,33 @@ vf_from_vi (vi a)
   return _mm512_cvtepi32_ps (a);
 }
 
+/* ---- channel columns: SN_PW_MR (8) floats, one per output channel of a
+ * pw channel block (the pointwise kernel's narrow pixel tails) ---------- */
+typedef __m256 vc;
+
+SN_VINLINE vc
+vc_load (const float *p)
+{
+  return _mm256_loadu_ps (p);
+}
+
+SN_VINLINE vc
+vc_set1 (float x)
+{
+  return _mm256_set1_ps (x);
+}
+
+/* a * b + c, rounded once (as vf_fma) */
+SN_VINLINE vc
+vc_fma (vc a, vc b, vc c)
+{
+  return _mm256_fmadd_ps (a, b, c);
+}
+
+SN_VINLINE void
+vc_store (float *p, vc v)
+{
+  _mm256_storeu_ps (p, v);
+}
+
 #endif /* SN_SIMD_AVX512_H */
