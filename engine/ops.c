@@ -37,25 +37,39 @@ plane_size (const sn_value *v)
   return (size_t) v->h * v->w;
 }
 
-/* Floats from one plane of value `v` to the next (its owner's stride). */
+/* Floats from one plane of value `v` to the next, as band `band` keeps
+ * it (any band for a value not stored in bands). */
 static size_t
-plane_stride (const sn_graph *g, int v)
+plane_stride (const sn_exec *e, const sn_worker *w, int v, int band)
 {
-  return g->values[sn_value_root (g, v, NULL)].plane_stride;
+  const sn_value *root = &e->g->values[sn_value_root (e->g, v, NULL)];
+  if (root->external)
+    return root->plane_stride;
+  return sn_store_plane_stride (&w->sched->store, e->g, v, band);
 }
 
-/* Plane `c` of value `v`: in the worker's arena, or in the caller's image. */
+/* Plane `c` of value `v` as band `band` addresses it (sn_store_plane): in
+ * the worker's arena, or in the caller's image. */
 static float *
-plane_ptr (const sn_exec *e, const sn_worker *w, int v, int c,
+plane_ptr (const sn_exec *e, const sn_worker *w, int v, int c, int band,
     const float *image)
 {
   int offset;
   int r = sn_value_root (e->g, v, &offset);
   const sn_value *root = &e->g->values[r];
-  size_t at = (size_t) (offset + c) * root->plane_stride;
   if (root->external)
-    return (float *) image + at;
-  return w->arena + root->arena_offset + at;
+    return (float *) image + (size_t) (offset + c) * root->plane_stride;
+  return w->arena + sn_store_plane (&w->sched->store, e->g, v, c, band);
+}
+
+/* Input plane c of op `op` (plane op->in_offset + c of op->in) as band
+ * `band` addresses it, from the binding's precomputed offsets. */
+static const float *
+op_input (const sn_worker *w, const sn_op_binding *b, int band, int c,
+    const float *image)
+{
+  return (b->in_external ? image : w->arena) + b->in_at[band]
+      + (ptrdiff_t) c * (ptrdiff_t) b->in_plane[band];
 }
 
 static int classifier_head (const sn_graph *g);
@@ -102,14 +116,6 @@ planes_per_task (int planes, size_t px, int want)
   return n > 0 ? n : 1;
 }
 
-/* Rows [*r0, *r1) of block k of n over h rows (as even as integers go). */
-static void
-block_rows (int k, int n, int h, int *r0, int *r1)
-{
-  *r0 = (int) ((long) k * h / n);
-  *r1 = (int) ((long) (k + 1) * h / n);
-}
-
 static int
 pointwise_tasks (const sn_op *op, int npix, const sn_op_binding *b)
 {
@@ -118,18 +124,24 @@ pointwise_tasks (const sn_op *op, int npix, const sn_op_binding *b)
       * ceil_div (npix, b->p_block);
 }
 
-/* Pixels [*p0, *p1) of band `band` of `bands` over the planes of `out`:
- * its rows, with both ends moved down to a cache line except the planes'
- * end, so that two bands of a pointwise conv never write into one line
- * (planes start on a line: sn_value.plane_stride). */
+/* Pixels [*p0, *p1) of band `band` of a pointwise op over the planes of
+ * `out`: its rows, exactly when the op's values are stored in bands (each
+ * band's rows in a storage of its own), else with both ends moved down to
+ * a cache line except the planes' end, so that two bands never write into
+ * one line of a shared plane (planes start on a line). */
 static void
-band_pixels (int bands, const sn_value *out, int band, size_t *p0, size_t *p1)
+band_pixels (const sn_op_binding *b, const sn_value *out, int band,
+    size_t *p0, size_t *p1)
 {
   int r0, r1;
-  block_rows (band, bands, out->h, &r0, &r1);
-  *p0 = (size_t) r0 * out->w / SN_LINE_FLOATS * SN_LINE_FLOATS;
-  *p1 = r1 == out->h ? (size_t) r1 * out->w
-      : (size_t) r1 * out->w / SN_LINE_FLOATS * SN_LINE_FLOATS;
+  sn_band_rows (band, b->bands, out->h, &r0, &r1);
+  *p0 = (size_t) r0 * out->w;
+  *p1 = (size_t) r1 * out->w;
+  if (b->rows_exact)
+    return;
+  *p0 = *p0 / SN_LINE_FLOATS * SN_LINE_FLOATS;
+  if (r1 < out->h)
+    *p1 = *p1 / SN_LINE_FLOATS * SN_LINE_FLOATS;
 }
 
 /* Pixel blocks of about npix / n pixels, whole tiles; false when the last
@@ -175,16 +187,17 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
 /* Spatial bands: on a team, a conv or pool on big enough planes splits its
  * output rows into one band per thread, and thread t works on band t
  * before helping with the others' leftovers. Consecutive ops band their
- * rows alike, so a thread mostly reads what it wrote itself, from its own
- * cache (the pointwise kernel ran 15-45 % slower on inputs another core had
- * just written). Big enough: two pointwise pixel tiles a band for the GEMM
- * convs (stage 3's 14x14 is; stage 4's 7x7 is not: its bands would waste
- * most of the tiles), and SN_BAND_PLANE_PX pixels a band for the
- * depthwise convs and pools, which call their kernel once per plane and
- * task: halving stage 3's small planes doubled those calls and cost more
- * than the other core's reads it saved (2-thread A/B, 1x g3: 0.93x with
- * these ops unbanded below 28x28). */
-#define SN_BAND_PLANE_PX 384
+ * rows alike and a value that only banded ops touch keeps each band's rows
+ * in a storage of its own (sn_store_plan), so a thread mostly reads what
+ * it wrote itself, from its own cache, and never shares a line or a
+ * prefetched stream with the other core. Big enough: two pointwise pixel
+ * tiles a band for the GEMM convs (stage 3's 14x14 is; stage 4's 7x7 is
+ * not: its bands would waste most of the tiles), and SN_BAND_PLANE_PX
+ * pixels a band for the depthwise convs and pools, which call their
+ * kernel once per plane and task: stage 3's 14x14 planes pay (2-thread
+ * A/B, 1x g3: 0.93x with them banded), stage 4's 7x7 do not (their kernel
+ * calls cost 3x as much on half planes: 1.03x). */
+#define SN_BAND_PLANE_PX 64
 
 static int
 op_bands (const sn_kernel_table *kt, int threads, const sn_op *op,
@@ -218,7 +231,7 @@ plan_band (const sn_graph *g, const sn_kernel_table *kt, int threads,
       if (b->variant == SN_CONV_POINTWISE) {
         size_t p0, p1, npix = 0;   /* the longest band */
         for (int band = 0; band < b->bands; band++) {
-          band_pixels (b->bands, out, band, &p0, &p1);
+          band_pixels (b, out, band, &p0, &p1);
           npix = p1 - p0 > npix ? p1 - p0 : npix;
         }
         return plan_pointwise (kt, threads > 1 ? 8 * threads / b->bands : 1,
@@ -249,16 +262,29 @@ plan_band (const sn_graph *g, const sn_kernel_table *kt, int threads,
   }
 }
 
-static void
-plan_tasks (const sn_graph *g, const sn_kernel_table *kt, int threads,
-    const sn_op *op, sn_op_binding *b)
+/* Does op i touch a value the schedule stores in bands? */
+static bool
+touches_banded (const sn_graph *g, const sn_schedule *sc, const sn_op *op)
 {
+  int touched[] = { op->in, op->in2, op->res, op->out };
+  for (int k = 0; k < 4; k++)
+    if (touched[k] >= 0
+        && sc->store.banded[sn_value_root (g, touched[k], NULL)])
+      return true;
+  return false;
+}
+
+static void
+plan_tasks (const sn_exec *e, const sn_schedule *sc, int i, sn_op_binding *b)
+{
+  const sn_op *op = &e->g->ops[i];
   b->row_blocks = 1;
   b->plane_block = 1;
   if (op->kind == SN_OP_CONV)
     b->variant = conv_variant (op);
-  b->bands = op_bands (kt, threads, op, b, &g->values[op->out]);
-  b->band_tasks = plan_band (g, kt, threads, op, b);
+  b->bands = sc->op_bands[i];
+  b->rows_exact = touches_banded (e->g, sc, op);
+  b->band_tasks = plan_band (e->g, e->kt, sc->team, op, b);
   b->n_tasks = b->bands * b->band_tasks;
 }
 
@@ -268,7 +294,7 @@ task_band (const sn_op_binding *b, int out_h, int task, int *k, int *r0,
     int *r1)
 {
   *k = task % b->band_tasks;
-  block_rows (task / b->band_tasks, b->bands, out_h, r0, r1);
+  sn_band_rows (task / b->band_tasks, b->bands, out_h, r0, r1);
 }
 
 /* Task `task` of a plane op (row block major inside its band): planes
@@ -283,30 +309,48 @@ task_planes (const sn_op *op, const sn_op_binding *b, int out_h, int task,
   *c0 = k % plane_blocks * b->plane_block;
   *c1 = *c0 + b->plane_block < op->out_channels ? *c0 + b->plane_block
       : op->out_channels;
-  block_rows (k / plane_blocks, b->row_blocks, r1 - r0, oy0, oy1);
+  sn_band_rows (k / plane_blocks, b->row_blocks, r1 - r0, oy0, oy1);
   *oy0 += r0;
   *oy1 += r0;
 }
 
 static sn_status
-bind_op (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    sn_op_binding *b)
+bind_op (const sn_exec *e, const sn_worker *w, int i, sn_op_binding *b)
 {
-  plan_tasks (e->g, e->kt, e->threads, op, b);
-  b->out_rows = malloc (sizeof (float *) * op->out_channels);
+  const sn_op *op = &e->g->ops[i];
+  plan_tasks (e, w->sched, i, b);
+  size_t n = (size_t) b->bands * op->out_channels;
+  b->out_rows = malloc (sizeof (float *) * n);
   if (b->out_rows == NULL)
     return SN_ERR_NOMEM;
+  for (int band = 0; band < b->bands; band++)
+    for (int k = 0; k < op->out_channels; k++)
+      b->out_rows[band * op->out_channels + k] = plane_ptr (e, w, op->out,
+          op->out_map[k], band, NULL);
   b->out_contiguous = true;
-  for (int k = 0; k < op->out_channels; k++) {
-    b->out_rows[k] = plane_ptr (e, w, op->out, op->out_map[k], NULL);
+  for (int k = 0; k < op->out_channels; k++)
     b->out_contiguous &= b->out_rows[k] == b->out_rows[0] + k;
+  b->in_at = malloc (sizeof (ptrdiff_t) * b->bands);
+  b->in_plane = malloc (sizeof (size_t) * b->bands);
+  if (!b->in_at || !b->in_plane)
+    return SN_ERR_NOMEM;
+  int offset;
+  const sn_value *in = &e->g->values[sn_value_root (e->g, op->in, &offset)];
+  b->in_external = in->external;
+  for (int band = 0; band < b->bands; band++) {
+    b->in_at[band] = in->external
+        ? (ptrdiff_t) ((size_t) (offset + op->in_offset) * in->plane_stride)
+        : sn_store_plane (&w->sched->store, e->g, op->in, op->in_offset, band);
+    b->in_plane[band] = plane_stride (e, w, op->in, band);
   }
   if (op->res >= 0) {
-    b->res_rows = malloc (sizeof (float *) * op->out_channels);
+    b->res_rows = malloc (sizeof (float *) * n);
     if (b->res_rows == NULL)
       return SN_ERR_NOMEM;
-    for (int k = 0; k < op->out_channels; k++)
-      b->res_rows[k] = plane_ptr (e, w, op->res, op->res_map[k], NULL);
+    for (int band = 0; band < b->bands; band++)
+      for (int k = 0; k < op->out_channels; k++)
+        b->res_rows[band * op->out_channels + k] = plane_ptr (e, w, op->res,
+            op->res_map[k], band, NULL);
   }
   return SN_OK;
 }
@@ -317,6 +361,8 @@ worker_free (const sn_graph *g, sn_worker *w)
   for (int i = 0; w->bind && i < g->n_ops; i++) {
     free (w->bind[i].out_rows);
     free ((void *) w->bind[i].res_rows);
+    free (w->bind[i].in_at);
+    free (w->bind[i].in_plane);
   }
   free (w->bind);
   free (w->arena);
@@ -325,22 +371,78 @@ worker_free (const sn_graph *g, sn_worker *w)
 }
 
 static sn_status
-worker_init (const sn_exec *e, sn_worker *w)
+worker_init (const sn_exec *e, const sn_schedule *sc, sn_worker *w)
 {
   const sn_graph *g = e->g;
-  size_t bytes = (g->arena_floats * sizeof (float) + 63) / 64 * 64;
+  w->sched = sc;
+  size_t bytes = (sc->store.arena_floats * sizeof (float) + 63) / 64 * 64;
   w->arena = aligned_alloc (64, bytes ? bytes : 64);
   w->bind = calloc (g->n_ops, sizeof (sn_op_binding));
   if (!w->arena || !w->bind)
     goto nomem;
   memset (w->arena, 0, bytes);
   for (int i = 0; i < g->n_ops; i++)
-    if (bind_op (e, w, &g->ops[i], &w->bind[i]) != SN_OK)
+    if (bind_op (e, w, i, &w->bind[i]) != SN_OK)
       goto nomem;
   return SN_OK;
 nomem:
   worker_free (g, w);
   return SN_ERR_NOMEM;
+}
+
+/* Does op i read rows of its banded input that the reading band does not
+ * own (a window reaching across a band edge)? Then each band first copies
+ * them into its storage (halo_task). */
+static bool
+needs_halo (const sn_graph *g, const sn_schedule *sc, int i)
+{
+  const sn_op *op = &g->ops[i];
+  int bands = sc->op_bands[i];
+  if (bands < 2 || !sc->store.banded[sn_value_root (g, op->in, NULL)])
+    return false;
+  for (int b = 0; b < bands; b++) {
+    int o0, o1, i0, i1, r0, r1;
+    sn_band_rows (b, bands, g->values[op->out].h, &o0, &o1);
+    sn_op_input_rows (g, op, o0, o1, &i0, &i1);
+    sn_band_rows (b, bands, g->values[op->in].h, &r0, &r1);
+    if (i0 < i1 && (i0 < r0 || i1 > r1))
+      return true;
+  }
+  return false;
+}
+
+/* A team's schedule: each op's row bands, the storage they imply
+ * (sn_plan_store), the ops that copy halo rows. */
+static sn_status
+plan_schedule (const sn_exec *e, int team, sn_schedule *sc, sn_error *err)
+{
+  const sn_graph *g = e->g;
+  sc->team = team;
+  sc->op_bands = malloc (sizeof (int) * (g->n_ops ? g->n_ops : 1));
+  sc->halo = calloc (g->n_ops ? g->n_ops : 1, sizeof (bool));
+  if (!sc->op_bands || !sc->halo)
+    return sn_set_error (err, SN_ERR_NOMEM, "out of memory planning");
+  for (int i = 0; i < g->n_ops; i++) {
+    const sn_op *op = &g->ops[i];
+    sn_op_binding b = { .variant = op->kind == SN_OP_CONV
+          ? conv_variant (op) : SN_CONV_DIRECT };
+    sc->op_bands[i] = op_bands (e->kt, team, op, &b, &g->values[op->out]);
+  }
+  sn_status s = sn_plan_store (g, team, sc->op_bands, &sc->store, err);
+  if (s != SN_OK)
+    return s;
+  for (int i = 0; i < g->n_ops; i++)
+    sc->halo[i] = needs_halo (g, sc, i);
+  return SN_OK;
+}
+
+static void
+schedule_free (sn_schedule *sc)
+{
+  free (sc->op_bands);
+  free (sc->halo);
+  sn_store_plan_free (&sc->store);
+  memset (sc, 0, sizeof *sc);
 }
 
 sn_status
@@ -351,18 +453,31 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
   e->g = g;
   e->kt = kt;
   e->threads = threads;
+  sn_status s = plan_schedule (e, 1, &e->alone, err);
+  if (s == SN_OK && threads > 1)
+    s = plan_schedule (e, threads, &e->team, err);
+  if (s != SN_OK) {
+    sn_exec_free (e);
+    return s;
+  }
   e->workers = calloc (threads, sizeof (sn_worker));
   e->op_seconds = calloc (g->n_ops, sizeof (double));
-  e->claim_stride = round_up (g->n_ops + 1, 16);
+  e->claim_stride = round_up (3 * (g->n_ops + 1), 16);
   e->claimed = aligned_alloc (64, sizeof (int) * threads * e->claim_stride);
   e->done = calloc (g->n_ops + 1, sizeof (int));
-  if (!e->workers || !e->op_seconds || !e->claimed || !e->done
-      || worker_init (e, &e->workers[0]) != SN_OK) {
+  bool ok = e->workers && e->op_seconds && e->claimed && e->done;
+  if (ok && threads == 1) {
+    ok = worker_init (e, &e->alone, &e->workers[0]) == SN_OK;
+    e->n_workers = ok;
+  } else if (ok) {
+    ok = worker_init (e, &e->team, &e->team_worker) == SN_OK;
+  }
+  if (!ok) {
+    size_t floats = (threads > 1 ? e->team : e->alone).store.arena_floats;
     sn_exec_free (e);
     return sn_set_error (err, SN_ERR_NOMEM,
-        "out of memory for a %zu-float activation arena", g->arena_floats);
+        "out of memory for a %zu-float activation arena", floats);
   }
-  e->n_workers = 1;
   e->head = classifier_head (g);
   return SN_OK;
 }
@@ -372,12 +487,16 @@ sn_exec_free (sn_exec *e)
 {
   for (int i = 0; e->workers && i < e->n_workers; i++)
     worker_free (e->g, &e->workers[i]);
+  if (e->team_worker.sched)
+    worker_free (e->g, &e->team_worker);
   free (e->workers);
   free (e->op_seconds);
   free (e->claimed);
   free (e->done);
   free (e->head_in);
   free (e->head_out);
+  schedule_free (&e->team);
+  schedule_free (&e->alone);
   memset (e, 0, sizeof *e);
 }
 
@@ -395,8 +514,9 @@ conv_pointwise_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   int pb = k % b->p_blocks;
   int cb = (k / b->p_blocks) % co_blocks;
   int gi = k / (b->p_blocks * co_blocks);
+  int band = task / b->band_tasks;
   size_t npix = plane_size (out), band_start, band_end;
-  band_pixels (b->bands, out, task / b->band_tasks, &band_start, &band_end);
+  band_pixels (b, out, band, &band_start, &band_end);
   size_t p0 = band_start + (size_t) pb * b->p_block;
   size_t p1 = p0 + b->p_block < band_end ? p0 + b->p_block : band_end;
   if (p0 >= p1)                 /* a smaller band's missing last block */
@@ -405,21 +525,22 @@ conv_pointwise_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
   int co1 = co0 + b->co_block < cout_g ? co0 + b->co_block : cout_g;
   sn_pw_args a = {
     .cin = cin_g, .cout = cout_g, .npix = npix,
-    .in = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image),
-    .in_plane = plane_stride (e->g, op->in),
+    .in = op_input (w, b, band, gi * cin_g, image),
+    .in_plane = b->in_plane[band],
     .weight = op->packed + op->packed_group_stride * gi,
     .bias = op->bias + gi * cout_g,
-    .out_rows = b->out_rows + gi * cout_g,
-    .res_rows = b->res_rows ? b->res_rows + gi * cout_g : NULL,
+    .out_rows = b->out_rows + band * op->out_channels + gi * cout_g,
+    .res_rows = b->res_rows ? b->res_rows + band * op->out_channels
+        + gi * cout_g : NULL,
     .relu = op->relu,
   };
   e->kt->pw (&a, co0, co1, p0, p1);
 }
 
-/* SN_CONV_MULTI: every output channel of the rows [oy0, oy1). */
+/* SN_CONV_MULTI: every output channel of the rows [oy0, oy1) of `band`. */
 static void
 conv_multi_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    const sn_op_binding *b, int oy0, int oy1, const float *image)
+    const sn_op_binding *b, int band, int oy0, int oy1, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
@@ -428,31 +549,33 @@ conv_multi_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
     .in_w = in->w, .out_h = out->h, .out_w = out->w, .kh = op->kh,
     .kw = op->kw, .stride_h = op->stride_h, .stride_w = op->stride_w,
     .pad_top = op->pad_t, .pad_left = op->pad_l,
-    .in = plane_ptr (e, w, op->in, op->in_offset, image),
-    .in_plane = plane_stride (e->g, op->in),
-    .weight = op->weight, .bias = op->bias, .out_rows = b->out_rows,
-    .relu = op->relu,
+    .in = op_input (w, b, band, 0, image),
+    .in_plane = b->in_plane[band],
+    .weight = op->weight, .bias = op->bias,
+    .out_rows = b->out_rows + band * op->out_channels, .relu = op->relu,
   };
   e->kt->conv_multi (&a, 0, op->out_channels, oy0, oy1);
 }
 
-/* Depthwise and direct convs: output plane co, rows [oy0, oy1). */
+/* Depthwise and direct convs: output plane co, rows [oy0, oy1) of `band`. */
 static void
 conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    const sn_op_binding *b, int co, int oy0, int oy1, const float *image)
+    const sn_op_binding *b, int band, int co, int oy0, int oy1,
+    const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
   int cin_g = op->in_channels / op->groups;
   int gi = co / (op->out_channels / op->groups);
-  const float *src = plane_ptr (e, w, op->in, op->in_offset + gi * cin_g, image);
+  const float *src = op_input (w, b, band, gi * cin_g, image);
   size_t wsize = (size_t) cin_g * op->kh * op->kw;
+  float *dst = b->out_rows[band * op->out_channels + co];
   if (b->variant == SN_CONV_DEPTHWISE) {
     sn_dw_args a = {
       .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
       .k = op->kh, .stride = op->stride_h, .pad_top = op->pad_t,
       .pad_left = op->pad_l, .in = src, .weight = op->weight + co * wsize,
-      .bias = op->bias[co], .out = b->out_rows[co], .relu = op->relu,
+      .bias = op->bias[co], .out = dst, .relu = op->relu,
     };
     (op->kh == 3 ? e->kt->dw3x3 : sn_dw_f32__ref) (&a, oy0, oy1);
     return;
@@ -461,18 +584,19 @@ conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     .cin = cin_g, .in_h = in->h, .in_w = in->w, .out_h = out->h,
     .out_w = out->w, .kh = op->kh, .kw = op->kw, .stride_h = op->stride_h,
     .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
-    .in = src, .in_plane = plane_stride (e->g, op->in),
-    .weight = op->weight + co * wsize, .bias = op->bias[co],
-    .out = b->out_rows[co], .res = b->res_rows ? b->res_rows[co] : NULL,
+    .in = src, .in_plane = b->in_plane[band],
+    .weight = op->weight + co * wsize, .bias = op->bias[co], .out = dst,
+    .res = b->res_rows ? b->res_rows[band * op->out_channels + co] : NULL,
     .relu = op->relu,
   };
   e->kt->conv (&a, oy0, oy1);
 }
 
-/* Pooling of plane c, output rows [oy0, oy1). */
+/* Pooling of plane c, output rows [oy0, oy1) of `band`. */
 static void
 pool_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    const sn_op_binding *b, int c, int oy0, int oy1, const float *image)
+    const sn_op_binding *b, int band, int c, int oy0, int oy1,
+    const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   const sn_value *out = &e->g->values[op->out];
@@ -481,8 +605,8 @@ pool_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
     .k_h = op->kh, .k_w = op->kw, .stride_h = op->stride_h,
     .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
-    .in = plane_ptr (e, w, op->in, op->in_offset + c, image),
-    .out = b->out_rows[c], .relu = op->relu,
+    .in = op_input (w, b, band, c, image),
+    .out = b->out_rows[band * op->out_channels + c], .relu = op->relu,
   };
   e->kt->pool (&a, oy0, oy1);
 }
@@ -496,8 +620,7 @@ elementwise_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
   size_t n = plane_size (in);
   float *dst = b->out_rows[c];
   if (op->kind == SN_OP_GLOBAL_POOL) {
-    float m = e->kt->plane_mean (plane_ptr (e, w, op->in, op->in_offset + c,
-            image), n);
+    float m = e->kt->plane_mean (op_input (w, b, 0, c, image), n);
     dst[0] = op->relu && m < 0.0f ? 0.0f : m;
     return;
   }
@@ -509,9 +632,9 @@ elementwise_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     }
     return;
   }
-  const float *x = plane_ptr (e, w, op->in, op->in_offset + c, image);
-  const float *y = op->kind == SN_OP_ADD ? plane_ptr (e, w, op->in2, c, image)
-      : NULL;
+  const float *x = op_input (w, b, 0, c, image);
+  const float *y = op->kind == SN_OP_ADD ? plane_ptr (e, w, op->in2, c, 0,
+      image) : NULL;
   for (size_t i = 0; i < n; i++) {
     float v = y ? x[i] + y[i] : x[i];
     dst[i] = op->relu && v < 0.0f ? 0.0f : v;
@@ -524,7 +647,7 @@ dense_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
 {
   int k0 = task * 64;
   int k1 = k0 + 64 < op->out_channels ? k0 + 64 : op->out_channels;
-  const float *x = plane_ptr (e, w, op->in, op->in_offset, image);  /* [c] */
+  const float *x = op_input (w, b, 0, 0, image);  /* [c] */
   if (b->out_contiguous) {         /* [k][1][1] planes are consecutive */
     e->kt->dense (x, op->in_channels, op->weight, op->bias, b->out_rows[0],
         k0, k1);
@@ -559,7 +682,7 @@ static void
 softmax_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, const float *image)
 {
-  const float *x = plane_ptr (e, w, op->in, op->in_offset, image);
+  const float *x = op_input (w, b, 0, 0, image);
   float max;
   double sum = softmax_sum (x, op->out_channels, &max);
   for (int k = 0; k < op->out_channels; k++)
@@ -573,6 +696,7 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
   const sn_op *op = &e->g->ops[i];
   const sn_op_binding *b = &w->bind[i];
   int out_h = e->g->values[op->out].h;
+  int band = task / b->band_tasks;
   int c0, c1, oy0, oy1;         /* plane ops: the task's planes and rows */
   switch (op->kind) {
     case SN_OP_CONV:
@@ -581,18 +705,18 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
       } else if (b->variant == SN_CONV_MULTI) {
         int k, r0, r1;
         task_band (b, out_h, task, &k, &r0, &r1);
-        block_rows (k, b->row_blocks, r1 - r0, &oy0, &oy1);
-        conv_multi_rows (e, w, op, b, r0 + oy0, r0 + oy1, image);
+        sn_band_rows (k, b->row_blocks, r1 - r0, &oy0, &oy1);
+        conv_multi_rows (e, w, op, b, band, r0 + oy0, r0 + oy1, image);
       } else {
         task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
         for (int c = c0; c < c1; c++)
-          conv_plane (e, w, op, b, c, oy0, oy1, image);
+          conv_plane (e, w, op, b, band, c, oy0, oy1, image);
       }
       break;
     case SN_OP_POOL:
       task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
       for (int c = c0; c < c1; c++)
-        pool_plane (e, w, op, b, c, oy0, oy1, image);
+        pool_plane (e, w, op, b, band, c, oy0, oy1, image);
       break;
     case SN_OP_DENSE:
       dense_task (e, w, op, b, task, image);
@@ -608,6 +732,46 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
   }
 }
 
+/* Op i's halo copy for band `band`: the input rows its window reads beyond
+ * the band's own rows (sn_op_input_rows), copied into the band's storage
+ * from the storage of the band that owns each row, for every plane the op
+ * reads. Runs after the producers of those planes, before the band's
+ * tasks of op i. */
+static void
+halo_task (const sn_exec *e, const sn_worker *w, int i, int band)
+{
+  const sn_graph *g = e->g;
+  const sn_op *op = &g->ops[i];
+  const sn_value *in = &g->values[op->in];
+  int bands = w->sched->op_bands[i], o0, o1, i0, i1, r0, r1;
+  sn_band_rows (band, bands, g->values[op->out].h, &o0, &o1);
+  sn_op_input_rows (g, op, o0, o1, &i0, &i1);
+  sn_band_rows (band, bands, in->h, &r0, &r1);
+  int planes = op->kind == SN_OP_CONV ? op->in_channels : op->out_channels;
+  float *dst = (float *) op_input (w, &w->bind[i], band, 0, NULL);
+  size_t dst_plane = w->bind[i].in_plane[band];
+  for (int y = i0; y < i1; y++) {
+    if (y >= r0 && y < r1)
+      continue;
+    int owner = 0, k0, k1;     /* the band whose own rows hold row y */
+    for (; owner < bands - 1; owner++) {
+      sn_band_rows (owner, bands, in->h, &k0, &k1);
+      if (y < k1)
+        break;
+    }
+    const float *src = op_input (w, &w->bind[i], owner, 0, NULL);
+    size_t src_plane = w->bind[i].in_plane[owner];
+    const int n = in->w;                /* (a local: the copy vectorizes) */
+    size_t row = (size_t) y * n;        /* planes follow at fixed strides */
+    for (int c = 0; c < planes; c++) {
+      float *d = dst + c * dst_plane + row;
+      const float *from = src + c * src_plane + row;
+      for (int x = 0; x < n; x++)
+        d[x] = from[x];
+    }
+  }
+}
+
 /* ---- the run loops ------------------------------------------------------------ */
 
 static void
@@ -616,19 +780,22 @@ copy_output (const sn_exec *e, const sn_worker *w, float *out)
   const sn_graph *g = e->g;
   int classes = g->values[g->output_value].c;
   for (int k = 0; k < classes; k++)
-    out[k] = plane_ptr (e, w, g->output_value, k, NULL)[0];
+    out[k] = plane_ptr (e, w, g->output_value, k, 0, NULL)[0];
 }
 
-/* Shared mode without barriers. Op i of the s-th shared image of a run owns
- * the task numbers [s*n, (s+1)*n) of each band's `claimed` counter (n = the
- * band's task count), which hands them out, and [s*N, (s+1)*N) of `done`,
- * which counts the finished ones of all bands (N = bands x n). A thread
- * claims from its own band first, then from the others; it moves on to op
- * i+1 once done[i] reaches (s+1)*N, so a thread the OS keeps off the CPU
- * (other busy threads, a decoder in the same pipeline) delays nobody: the
- * others take its share, and it finds nothing left to claim when it comes
- * back. The output copy is one more "op" (index n_ops, 1 task), so the
- * next image cannot overwrite the arena before the copy is done. */
+/* Shared mode without barriers. Op i (i == n_ops: the output copy) of the
+ * s-th shared image of a run owns the task numbers [s*n, (s+1)*n) of each
+ * band's `claimed` counter (n = the band's task count), which hands them
+ * out, and [s*N, (s+1)*N) of `done`, which counts the finished ones of all
+ * bands (N = bands x n). A thread claims from its own band first, then
+ * from the others; it moves on to op i+1 once done[i] reaches (s+1)*N, so
+ * a thread the OS keeps off the CPU (other busy threads, a decoder in the
+ * same pipeline) delays nobody: the others take its share, and it finds
+ * nothing left to claim when it comes back. An op with halo rows first
+ * has each band's halo copied, by whoever claims the band's copy (its own
+ * thread, unless that one is late), before any of the band's tasks runs.
+ * The output copy is the last op (1 task), so the next image cannot
+ * overwrite the arena before the copy is done. */
 
 static int
 claim_task (int *claimed, int limit)
@@ -653,21 +820,39 @@ wait_done (const int *done, int limit)
   }
 }
 
+/* Band `band`'s halo rows of op i on the s-th shared image: copied once,
+ * by the first thread to get here; the others wait for that copy. */
+static void
+halo_shared (sn_exec *e, int i, int band, int s)
+{
+  int *counters = &e->claimed[band * e->claim_stride];
+  int n = e->g->n_ops + 1;
+  if (claim_task (&counters[n + i], s + 1) >= 0) {
+    halo_task (e, &e->team_worker, i, band);
+    __atomic_fetch_add (&counters[2 * n + i], 1, __ATOMIC_RELEASE);
+  }
+  wait_done (&counters[2 * n + i], s + 1);
+}
+
 /* All threads of the team on the s-th shared image of this run. */
 static void
 run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
     double weight)
 {
   const sn_graph *g = e->g;
-  const sn_worker *w = &e->workers[0];
+  const sn_worker *w = &e->team_worker;
   double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
   for (int i = 0; i <= g->n_ops; i++) {
     int bands = i < g->n_ops ? w->bind[i].bands : 1;
     int band_tasks = i < g->n_ops ? w->bind[i].band_tasks : 1;
+    bool halo = i < g->n_ops && e->team.halo[i];
     int base = s * band_tasks, t, finished = 0;
     for (int k = 0; k < bands; k++) {
       int band = (tid + k) % bands;   /* its own band first */
       int *claimed = &e->claimed[band * e->claim_stride + i];
+      if (halo && __atomic_load_n (claimed, __ATOMIC_RELAXED)
+          < base + band_tasks)      /* tasks left: their rows first */
+        halo_shared (e, i, band, s);
       while ((t = claim_task (claimed, base + band_tasks)) >= 0) {
         if (i < g->n_ops)
           run_task (e, w, i, band * band_tasks + t - base, image);
@@ -687,11 +872,11 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
   }
 }
 
-/* One thread alone on one image, on its own worker: no shared counters.
- * Runs ops [0, stop): to the end (then copies the output to `out`), or up
- * to the batched classifier head (then keeps the head's input features in
- * e->head_in, row n). Profiles (a 1-thread context's runs; weight 1/batch)
- * when asked. */
+/* One thread alone on one image, on a lone worker (one band, no halos, no
+ * shared counters). Runs ops [0, stop): to the end (then copies the output
+ * to `out`), or up to the batched classifier head (then keeps the head's
+ * input features in e->head_in, row n). Profiles (a 1-thread context's
+ * runs; weight 1/batch) when asked. */
 static void
 run_image_alone (sn_exec *e, const sn_worker *w, const float *image,
     float *out, double weight, int stop, int n)
@@ -713,7 +898,7 @@ run_image_alone (sn_exec *e, const sn_worker *w, const float *image,
   }
   const sn_op *dense = &g->ops[stop];
   memcpy (e->head_in + (size_t) n * dense->in_channels,
-      plane_ptr (e, w, dense->in, dense->in_offset, image),
+      plane_ptr (e, w, dense->in, dense->in_offset, 0, image),
       sizeof (float) * dense->in_channels);
 }
 
@@ -796,12 +981,13 @@ head_finish (const sn_exec *e, int n, float *out)
     out[k] = softmax_at (x[k], max, sum);
 }
 
-/* Workers 1..threads-1 are made at the first batch that uses them. */
+/* The lone workers (one per thread) are made at the first batch that uses
+ * them (a 1-thread context makes worker 0 at creation). */
 static bool
 ensure_workers (sn_exec *e)
 {
   while (e->n_workers < e->threads) {
-    if (worker_init (e, &e->workers[e->n_workers]) != SN_OK)
+    if (worker_init (e, &e->alone, &e->workers[e->n_workers]) != SN_OK)
       return false;
     e->n_workers++;
   }
@@ -861,12 +1047,9 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
 #pragma omp parallel num_threads(nt)
   {
     int tid = omp_get_thread_num (), team = omp_get_num_threads ();
-    if (team == nt)
+    if (team == nt)          /* on the lone workers, then the team's */
       run_images_alone (e, input, image_floats, alone, stop, output, tid,
           team);
-    if (team == nt && alone > 0 && alone < batch) {
-#pragma omp barrier          /* worker 0 is free again for the shared rest */
-    }
     for (int n = team == nt ? alone : 0; n < batch; n++)
       run_image_shared (e, input + image_floats * n,
           output + (size_t) classes * n, tid, n - (team == nt ? alone : 0),

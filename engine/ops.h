@@ -1,10 +1,11 @@
 /* ops.h - the operator layer: runs a planned sn_graph on one context's arena.
  * Operators split their work into tasks and own the threading: one OpenMP
  * parallel region per run() (batch loop inside), tasks claimed from shared
- * counters (each thread first from its own spatial band of the op, so it
- * reads the rows it wrote in the op before) and an op finished when all
- * its tasks are (no barrier that waits for a descheduled thread), the
- * thread count passed to the region (never omp_set_num_threads). */
+ * counters (each thread first from its own spatial band of the op, whose
+ * rows sit in a storage of the band's own: sn_store_plan) and an op
+ * finished when all its tasks are (no barrier that waits for a descheduled
+ * thread), the thread count passed to the region (never
+ * omp_set_num_threads). */
 #ifndef SN_OPS_H
 #define SN_OPS_H
 
@@ -23,21 +24,43 @@ typedef struct {
   int n_tasks;             /* work units the op is split into: */
   int bands, band_tasks;   /* bands x band_tasks, band-major */
   sn_conv_variant variant; /* SN_OP_CONV only */
+  /* Pointwise bands: rows exactly (true when a value the op touches is
+   * stored in bands), or rows with both ends moved down to a cache line
+   * (all its values are shared planes: two bands never write one line). */
+  bool rows_exact;
   /* Task geometry inside a band of output rows (the whole plane when
    * bands == 1). pw tasks: (group, channel block, pixel block); plane
    * ops' tasks: (block of rows, block of plane_block planes); conv_multi:
    * blocks of rows. Rows split as evenly as integers go. */
   int co_block, p_block, p_blocks, row_blocks, plane_block;
-  float **out_rows;        /* [out_channels] destination plane per op channel */
-  bool out_contiguous;     /* out_rows[k] == out_rows[0] + k for every k */
-  const float **res_rows;  /* [out_channels] residual plane, or NULL */
+  float **out_rows;        /* [bands][out_channels] destination plane per
+                              op channel, as band b addresses it */
+  bool out_contiguous;     /* band 0: out_rows[k] == out_rows[0] + k */
+  const float **res_rows;  /* [bands][out_channels] residual plane, or NULL */
+  /* Input planes op->in_offset + c, as band b addresses them: at
+   * in_at[b] + c * in_plane[b] floats from the worker's arena (from the
+   * caller's image when in_external). */
+  ptrdiff_t *in_at;        /* [bands] */
+  size_t *in_plane;        /* [bands] */
+  bool in_external;
 } sn_op_binding;
 
-/* One activation arena and the op bindings into it. Worker 0 serves
- * intra-op parallel runs (all threads on one image); a batch of at least
- * `threads` images runs one image per thread, each on its own worker. */
+/* How the graph runs on a team of `team` threads (1: one thread alone on
+ * an image): each op's row bands, where each value lives, and which ops
+ * first copy into each band's storage the halo rows its windows read from
+ * the neighbouring bands' rows. */
 typedef struct {
-  float *arena;            /* g->arena_floats, 64-byte aligned */
+  int team;
+  int *op_bands;           /* [g->n_ops] row bands of each op: 1 or team */
+  bool *halo;              /* [g->n_ops] */
+  sn_store_plan store;     /* where each value lives (bands = team) */
+} sn_schedule;
+
+/* One activation arena, laid out by a schedule's store plan, and the op
+ * bindings into it. */
+typedef struct {
+  const sn_schedule *sched;
+  float *arena;            /* sched->store.arena_floats, 64-byte aligned */
   sn_op_binding *bind;     /* [g->n_ops] */
 } sn_worker;
 
@@ -45,14 +68,23 @@ typedef struct {
   const sn_graph *g;
   const sn_kernel_table *kt;
   int threads;
-  sn_worker *workers;      /* [threads]; 1..threads-1 made at first batch */
+  /* All threads on one image (threads > 1), on the team worker; a batch of
+   * at least `threads` images runs one image per thread, each on a worker
+   * of its own laid out for one thread (an arena that fits a core's cache:
+   * band storage would nearly double it). */
+  sn_schedule team, alone;
+  sn_worker team_worker;   /* threads > 1 */
+  sn_worker *workers;      /* [threads] for images alone: worker 0 at
+                              creation for one thread, else all at the
+                              first batch that runs images alone */
   int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
-  int *claimed;            /* [threads][claim_stride] tasks handed out per
-                              band and op (shared mode); a band's counters
+  int *claimed;            /* [threads][claim_stride] per band (shared mode):
+                              tasks handed out per op, then halo copies
+                              claimed and done per op; a band's counters
                               share no cache line with another band's */
-  int claim_stride;        /* >= g->n_ops + 1, a multiple of 16 */
+  int claim_stride;        /* >= 3 (n_ops + 1), a multiple of 16 */
   int *done;               /* [g->n_ops + 1] tasks finished (shared mode) */
   int next_image;          /* next unclaimed image (one-image-per-thread) */
   int head;                /* first op of the classifier head (DENSE [SOFTMAX]

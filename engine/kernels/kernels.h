@@ -13,6 +13,12 @@
  *
  * Fused epilogue, in this order: acc + bias, + residual (when given), ReLU
  * (when asked).
+ *
+ * Rows: a kernel asked for output rows [oy0, oy1) reads only the input rows
+ * of their windows, plus at most a cache line (16 floats) before the first
+ * or after the last of them, whose values never reach an output. The
+ * engine relies on it: a value it keeps in row bands (plan.c) holds only a
+ * band's rows and the halo rows its windows need, a line of slack around.
  */
 #ifndef SN_KERNELS_H
 #define SN_KERNELS_H

@@ -124,6 +124,49 @@ guarded_free (guarded * g)
   munmap (g->map, g->map_len);
 }
 
+/* Input rows [*i0, *i1) a k-row window of stride s and top pad pt reads
+ * for the output rows [oy0, oy1), within [0, in_h). */
+static void
+window_rows (int in_h, int k, int s, int pt, int oy0, int oy1, int *i0,
+    int *i1)
+{
+  int lo = oy0 * s - pt, hi = (oy1 - 1) * s - pt + k;
+  *i0 = lo < 0 ? 0 : lo > in_h ? in_h : lo;
+  *i1 = hi > in_h ? in_h : hi < *i0 ? *i0 : hi;
+}
+
+/* An input kept the way the engine keeps a value in row bands: of each of
+ * `planes` planes (stride full_plane in `full`), only rows [i0, i1), with a
+ * cache line (16 floats) of slack before and after each plane's rows,
+ * filled with SLACK, and a guard page on one side. The kernel contract
+ * (kernels.h): asked for some output rows, a kernel reads only the input
+ * rows of their windows, plus at most a line beyond, whose values never
+ * reach an output; SLACK in an output (or a crash) says it broke it. */
+#define SLACK 1e30f
+
+typedef struct {
+  guarded g;
+  const float *origin;          /* where row 0 of plane 0 would be */
+  size_t plane;                 /* floats from one plane to the next */
+} band_input;
+
+static band_input
+band_input_make (const float *full, size_t full_plane, int planes, int in_w,
+    int i0, int i1, bool guard_after)
+{
+  band_input b;
+  size_t rows = (size_t) (i1 - i0) * in_w;
+  b.plane = 16 + rows + 16;
+  b.g = guarded_alloc (b.plane * planes, guard_after);
+  fill_value (b.g.p, b.plane * planes, SLACK);
+  for (int p = 0; p < planes; p++)
+    memcpy (b.g.p + p * b.plane + 16, full + p * full_plane
+        + (size_t) i0 * in_w, rows * sizeof (float));
+  b.origin = (const float *) ((uintptr_t) (b.g.p + 16)
+      - (uintptr_t) ((size_t) i0 * in_w * sizeof (float)));
+  return b;
+}
+
 /* A kernel reading past a plane hits a guard page: name the case. */
 static void
 on_crash (int sig)
@@ -413,9 +456,11 @@ pw_suite (const sn_kernel_table * t)
 }
 
 /* ------------------------------------------------------------ depthwise */
+/* rows_only: the vectorized kernel reads a band_input of the rows it
+ * needs (the reference the whole plane). */
 static void
 dw_test (const sn_kernel_table * t, sn_dw_args a, int oy0, int oy1,
-    bool guard_after)
+    bool guard_after, bool rows_only)
 {
   size_t in_n = (size_t) a.in_h * a.in_w, n = (size_t) a.out_h * a.out_w;
   size_t kk = (size_t) a.k * a.k;
@@ -435,9 +480,17 @@ dw_test (const sn_kernel_table * t, sn_dw_args a, int oy0, int oy1,
   a.bias = rng_float ();
   a.out = got;
   snprintf (current, sizeof current, "dw k=%d in=%dx%d out=%dx%d stride=%d "
-      "pad=(%d,%d) rows=[%d,%d) relu=%d", a.k, a.in_h, a.in_w, a.out_h,
-      a.out_w, a.stride, a.pad_top, a.pad_left, oy0, oy1, a.relu);
+      "pad=(%d,%d) rows=[%d,%d) relu=%d%s", a.k, a.in_h, a.in_w, a.out_h,
+      a.out_w, a.stride, a.pad_top, a.pad_left, oy0, oy1, a.relu,
+      rows_only ? " (input rows only)" : "");
+  int i0, i1;
+  window_rows (a.in_h, a.k, a.stride, a.pad_top, oy0, oy1, &i0, &i1);
+  band_input bin = band_input_make (gin.p, in_n, 1, a.in_w, i0, i1,
+      !guard_after);
+  if (rows_only)
+    a.in = bin.origin;
   t->dw3x3 (&a, oy0, oy1);
+  a.in = gin.p;
   a.out = want;
   sn_dw_f32__ref (&a, oy0, oy1);
   sn_dw_args abs_a = a;
@@ -449,6 +502,7 @@ dw_test (const sn_kernel_table * t, sn_dw_args a, int oy0, int oy1,
   sn_dw_f32__ref (&abs_a, oy0, oy1);
   check (t->isa, got, want, S, n);
   guarded_free (&gin);
+  guarded_free (&bin.g);
   free (w);
   free (aw);
   free (ain);
@@ -488,17 +542,19 @@ dw_suite (const sn_kernel_table * t)
           oy0 = rng_int (a.out_h);
           oy1 = oy0 + 1 + rng_int (a.out_h - oy0);
         }
-        dw_test (t, a, oy0, oy1, rng_int (2));
+        dw_test (t, a, oy0, oy1, rng_int (2), rng_int (2));
       }
   /* geometry left to the reference: 5x5, stride 3 */
   sn_dw_args a5 = { .in_h = 9, .in_w = 11, .out_h = 9, .out_w = 11, .k = 5,
     .stride = 1, .pad_top = 2, .pad_left = 2
   };
-  dw_test (t, a5, 0, 9, true);
+  dw_test (t, a5, 0, 9, true, false);
+  dw_test (t, a5, 3, 7, true, true);
   sn_dw_args s3 = { .in_h = 10, .in_w = 10, .out_h = 4, .out_w = 4, .k = 3,
     .stride = 3, .pad_top = 1, .pad_left = 1, .relu = true
   };
-  dw_test (t, s3, 0, 4, false);
+  dw_test (t, s3, 0, 4, false, false);
+  dw_test (t, s3, 1, 3, false, true);
 }
 
 /* ----------------------------------------------------- dense convolution */
@@ -510,9 +566,10 @@ plane_stride (int h, int w)
   return (size_t) h * w + (rng_int (2) ? 0 : 1 + rng_int (16));
 }
 
+/* rows_only: as in dw_test, for each of the cin input planes */
 static void
 conv_test (const sn_kernel_table * t, sn_conv_args a, int oy0, int oy1,
-    bool with_res, bool guard_after)
+    bool with_res, bool guard_after, bool rows_only)
 {
   size_t in_n = (size_t) (a.cin - 1) * a.in_plane + (size_t) a.in_h * a.in_w;
   size_t n = (size_t) a.out_h * a.out_w, nw = (size_t) a.cin * a.kh * a.kw;
@@ -536,11 +593,22 @@ conv_test (const sn_kernel_table * t, sn_conv_args a, int oy0, int oy1,
   a.res = with_res ? gres.p : NULL;
   a.out = got;
   snprintf (current, sizeof current, "conv cin=%d in=%dx%d out=%dx%d k=%dx%d "
-      "stride=%dx%d pad=(%d,%d) in_plane=%zu rows=[%d,%d) res=%d relu=%d",
+      "stride=%dx%d pad=(%d,%d) in_plane=%zu rows=[%d,%d) res=%d relu=%d%s",
       a.cin, a.in_h, a.in_w, a.out_h, a.out_w, a.kh, a.kw, a.stride_h,
       a.stride_w, a.pad_top, a.pad_left, a.in_plane, oy0, oy1, with_res,
-      a.relu);
+      a.relu, rows_only ? " (input rows only)" : "");
+  int i0, i1;
+  window_rows (a.in_h, a.kh, a.stride_h, a.pad_top, oy0, oy1, &i0, &i1);
+  band_input bin = band_input_make (gin.p, a.in_plane, a.cin, a.in_w, i0, i1,
+      !guard_after);
+  size_t in_plane = a.in_plane;
+  if (rows_only) {
+    a.in = bin.origin;
+    a.in_plane = bin.plane;
+  }
   t->conv (&a, oy0, oy1);
+  a.in = gin.p;
+  a.in_plane = in_plane;
   a.out = want;
   sn_conv_f32__ref (&a, oy0, oy1);
   sn_conv_args abs_a = a;
@@ -554,6 +622,7 @@ conv_test (const sn_kernel_table * t, sn_conv_args a, int oy0, int oy1,
   check (t->isa, got, want, S, n);
   guarded_free (&gin);
   guarded_free (&gres);
+  guarded_free (&bin.g);
   free (w);
   free (aw);
   free (ain);
@@ -589,7 +658,8 @@ conv_suite (const sn_kernel_table * t)
         if (a.out_h == 0 || a.out_w == 0)
           continue;
         int oy0 = rng_int (3) == 0 ? rng_int (a.out_h) : 0;
-        conv_test (t, a, oy0, a.out_h, rng_int (2), rng_int (2));
+        int oy1 = oy0 + 1 + rng_int (a.out_h - oy0);
+        conv_test (t, a, oy0, oy1, rng_int (2), rng_int (2), rng_int (2));
       }
   /* ShuffleNet's conv1: 3 -> 1 plane (of 24), 3x3 stride 2, 224 -> 112,
    * pad 1 (PyTorch) and pad 0 (TF same) */
@@ -598,7 +668,7 @@ conv_suite (const sn_kernel_table * t)
       .out_w = 112, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,
       .pad_top = pad, .pad_left = pad, .in_plane = 224 * 224, .relu = true
     };
-    conv_test (t, c1, 0, 112, false, pad);
+    conv_test (t, c1, 0, 112, false, pad, false);
   }
 }
 
@@ -707,9 +777,10 @@ conv_multi_suite (const sn_kernel_table * t)
 }
 
 /* -------------------------------------------------------------- pooling */
+/* rows_only: as in dw_test */
 static void
 pool_test (const sn_kernel_table * t, sn_pool_args a, int oy0, int oy1,
-    bool guard_after)
+    bool guard_after, bool rows_only)
 {
   size_t in_n = (size_t) a.in_h * a.in_w, n = (size_t) a.out_h * a.out_w;
   guarded gin = guarded_alloc (in_n, guard_after);
@@ -723,12 +794,20 @@ pool_test (const sn_kernel_table * t, sn_pool_args a, int oy0, int oy1,
   a.in = gin.p;
   a.out = got;
   snprintf (current, sizeof current, "pool %s%s in=%dx%d out=%dx%d k=%dx%d "
-      "stride=%dx%d pad=(%d,%d) rows=[%d,%d) relu=%d",
+      "stride=%dx%d pad=(%d,%d) rows=[%d,%d) relu=%d%s",
       a.kind == SN_POOL_MAX ? "max" : "avg",
       a.kind == SN_POOL_AVG && a.count_include_pad ? "(incl. pad)" : "",
       a.in_h, a.in_w, a.out_h, a.out_w, a.k_h, a.k_w, a.stride_h,
-      a.stride_w, a.pad_top, a.pad_left, oy0, oy1, a.relu);
+      a.stride_w, a.pad_top, a.pad_left, oy0, oy1, a.relu,
+      rows_only ? " (input rows only)" : "");
+  int i0, i1;
+  window_rows (a.in_h, a.k_h, a.stride_h, a.pad_top, oy0, oy1, &i0, &i1);
+  band_input bin = band_input_make (gin.p, in_n, 1, a.in_w, i0, i1,
+      !guard_after);
+  if (rows_only)
+    a.in = bin.origin;
   t->pool (&a, oy0, oy1);
+  a.in = gin.p;
   a.out = want;
   sn_pool_f32__ref (&a, oy0, oy1);
   sn_pool_args abs_a = a;
@@ -739,6 +818,7 @@ pool_test (const sn_kernel_table * t, sn_pool_args a, int oy0, int oy1,
   /* max is exact; the average sums up to k*k terms */
   check (t->isa, got, want, a.kind == SN_POOL_MAX ? NULL : S, n);
   guarded_free (&gin);
+  guarded_free (&bin.g);
   free (ain);
   free (got);
   free (want);
@@ -769,7 +849,8 @@ pool_suite (const sn_kernel_table * t)
         if (a.out_h == 0 || a.out_w == 0)
           continue;
         int oy0 = rng_int (3) == 0 ? rng_int (a.out_h) : 0;
-        pool_test (t, a, oy0, a.out_h, rng_int (2));
+        int oy1 = oy0 + 1 + rng_int (a.out_h - oy0);
+        pool_test (t, a, oy0, oy1, rng_int (2), rng_int (2));
       }
   /* 3x3 stride 2 with pad_left 1 (pool3x3_s2), top padding 0..2 */
   for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
@@ -784,8 +865,9 @@ pool_suite (const sn_kernel_table * t)
       a.out_w = out_size (a.in_w, 3, 2, 1, v / 6);
       if (a.out_h == 0 || a.out_w == 0)
         continue;
-      pool_test (t, a, rng_int (2) ? rng_int (a.out_h) : 0, a.out_h,
-          rng_int (2));
+      int oy0 = rng_int (2) ? rng_int (a.out_h) : 0;
+      int oy1 = oy0 + 1 + rng_int (a.out_h - oy0);
+      pool_test (t, a, oy0, oy1, rng_int (2), rng_int (2));
     }
 }
 

@@ -3,7 +3,7 @@
 and compare with the PyTorch references.
 
 Usage: test_variants.py --cli PATH/shufflenet-cli --models DIR
-                        [--threads 1,2,3] [--only NAME[,NAME]] [--timeout S]
+                        [--threads 1,2,3,4,7] [--only NAME[,NAME]] [--timeout S]
 
 For each variant in DIR/manifest.json:
   * `shufflenet-cli info MODEL` exits 0 and prints the input layout (NCHW or
@@ -114,14 +114,14 @@ def check_run(args, entry, model, tmp, threads):
     rc, _, err = cli_call([args.cli, "run", model, "--input", inp, "--output", out,
                            "--threads", str(threads)], args.timeout)
     if rc != 0:
-        return False, f"t{threads}: run {describe_exit(rc, err)}"
+        return False, f"t{threads}: run {describe_exit(rc, err)}", None
     try:
         got = np.load(out)
     except (OSError, ValueError) as e:
-        return False, f"t{threads}: unreadable output: {e}"
+        return False, f"t{threads}: unreadable output: {e}", None
     ref = np.load(os.path.join(args.models, entry["output"])).astype(np.float64)
     ok, summary = compare(entry, got, ref)
-    return ok, f"t{threads}: {summary}"
+    return ok, f"t{threads}: {summary}", got
 
 
 def check_refusal(args, entry, model, tmp):
@@ -154,11 +154,18 @@ def check_variant(args, entry, tmp):
         return check_refusal(args, entry, model, tmp)
     problems = check_info(args, entry, model)
     details = []
+    first = None                # (threads, output) of the first run
     for t in args.threads:
-        ok, summary = check_run(args, entry, model, tmp, t)
+        ok, summary, got = check_run(args, entry, model, tmp, t)
         details.append(summary)
         if not ok:
             problems.append(summary)
+        elif first is None:
+            first = (t, got)
+        elif not np.array_equal(got, first[1]):
+            # threads split the work, never a sum: the same bits for any count
+            diff = float(np.abs(got.astype(np.float64) - first[1]).max())
+            problems.append(f"t{t} differs from t{first[0]} by {diff:.2e}")
     if problems:
         return False, "; ".join(problems)
     return True, ", ".join(details)
@@ -168,8 +175,10 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cli", required=True, help="path to shufflenet-cli")
     ap.add_argument("--models", required=True, help="gen_models.py output folder")
-    ap.add_argument("--threads", default="1,2,3",
-                    help="thread counts (default 1,2,3: 3 gives uneven spatial bands)")
+    ap.add_argument("--threads", default="1,2,3,4,7",
+                    help="thread counts (default 1,2,3,4,7: 3 and 7 give uneven "
+                         "row bands, 7 thin ones; every count must give the "
+                         "same bits)")
     ap.add_argument("--only", default="", help="comma-separated variant names")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per CLI call")
     args = ap.parse_args()
