@@ -794,6 +794,11 @@ copy_output (const sn_exec *e, const sn_worker *w, float *out)
  * nothing left to claim when it comes back. An op with halo rows first
  * has each band's halo copied, by whoever claims the band's copy (its own
  * thread, unless that one is late), before any of the band's tasks runs.
+ * An op that is not banded splits its tasks the same way into one
+ * contiguous part per thread (op_part), each with a counter of its own:
+ * tasks run in channel order, so consecutive ops give thread t the same
+ * range of channels (stage 4's 7x7 convs: a thread reads mostly the planes
+ * it wrote, instead of every other channel block from the other core).
  * The output copy is the last op (1 task), so the next image cannot
  * overwrite the arena before the copy is done. */
 
@@ -820,6 +825,39 @@ wait_done (const int *done, int limit)
   }
 }
 
+/* Op i's tasks part k of `parts` (run_image_shared): tasks [*lo, *lo +
+ * *len) of one image. A banded op's parts are its bands; another op's are
+ * near-equal runs of its task list. */
+static void
+op_part (const sn_exec *e, int i, int parts, int k, int *lo, int *len)
+{
+  if (i == e->g->n_ops) {       /* the output copy */
+    *lo = 0;
+    *len = 1;
+    return;
+  }
+  const sn_op_binding *b = &e->team_worker.bind[i];
+  if (b->bands > 1) {
+    *lo = k * b->band_tasks;
+    *len = b->band_tasks;
+    return;
+  }
+  *lo = k * b->n_tasks / parts;
+  *len = (k + 1) * b->n_tasks / parts - *lo;
+}
+
+/* How many parts op i's tasks are claimed in on a team of `team`. */
+static int
+op_parts (const sn_exec *e, int i, int team)
+{
+  if (i == e->g->n_ops)
+    return 1;
+  const sn_op_binding *b = &e->team_worker.bind[i];
+  if (b->bands > 1)
+    return b->bands;
+  return b->n_tasks >= 2 * team ? team : 1;
+}
+
 /* Band `band`'s halo rows of op i on the s-th shared image: copied once,
  * by the first thread to get here; the others wait for that copy. */
 static void
@@ -843,19 +881,22 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
   const sn_worker *w = &e->team_worker;
   double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
   for (int i = 0; i <= g->n_ops; i++) {
-    int bands = i < g->n_ops ? w->bind[i].bands : 1;
-    int band_tasks = i < g->n_ops ? w->bind[i].band_tasks : 1;
+    int parts = op_parts (e, i, e->team.team);
+    int n_tasks = i < g->n_ops ? w->bind[i].n_tasks : 1;
     bool halo = i < g->n_ops && e->team.halo[i];
-    int base = s * band_tasks, t, finished = 0;
-    for (int k = 0; k < bands; k++) {
-      int band = (tid + k) % bands;   /* its own band first */
-      int *claimed = &e->claimed[band * e->claim_stride + i];
+    int t, finished = 0;
+    for (int k = 0; k < parts; k++) {
+      int part = (tid + k) % parts;   /* its own part (band) first */
+      int lo, len;
+      op_part (e, i, parts, part, &lo, &len);
+      int *claimed = &e->claimed[part * e->claim_stride + i];
+      int base = s * len;
       if (halo && __atomic_load_n (claimed, __ATOMIC_RELAXED)
-          < base + band_tasks)      /* tasks left: their rows first */
-        halo_shared (e, i, band, s);
-      while ((t = claim_task (claimed, base + band_tasks)) >= 0) {
+          < base + len)             /* tasks left: their rows first */
+        halo_shared (e, i, part, s);
+      while ((t = claim_task (claimed, base + len)) >= 0) {
         if (i < g->n_ops)
-          run_task (e, w, i, band * band_tasks + t - base, image);
+          run_task (e, w, i, lo + t - base, image);
         else
           copy_output (e, w, out);
         finished++;
@@ -863,7 +904,7 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
     }
     if (finished)              /* one release for all of this thread's tasks */
       __atomic_fetch_add (&e->done[i], finished, __ATOMIC_RELEASE);
-    wait_done (&e->done[i], (s + 1) * bands * band_tasks);
+    wait_done (&e->done[i], (s + 1) * n_tasks);
     if (e->profiling && tid == 0 && i < g->n_ops) {
       double t1 = omp_get_wtime ();
       e->op_seconds[i] += (t1 - t0) * weight;
