@@ -557,7 +557,29 @@ conv_multi_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
   e->kt->conv_multi (&a, 0, op->out_channels, oy0, oy1);
 }
 
-/* Depthwise and direct convs: output plane co, rows [oy0, oy1) of `band`. */
+/* Depthwise convs: planes [c0, c1), rows [oy0, oy1) of `band`, in one
+ * kernel call. */
+static void
+dw_planes (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int band, int c0, int c1, int oy0, int oy1,
+    const float *image)
+{
+  const sn_value *in = &e->g->values[op->in];
+  const sn_value *out = &e->g->values[op->out];
+  sn_dw_multi_args a = {
+    .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
+    .k = op->kh, .stride = op->stride_h, .pad_top = op->pad_t,
+    .pad_left = op->pad_l, .planes = c1 - c0,
+    .in = op_input (w, b, band, c0, image), .in_plane = b->in_plane[band],
+    .weight = op->weight + (size_t) c0 * op->kh * op->kw,
+    .bias = op->bias + c0,
+    .out_rows = b->out_rows + band * op->out_channels + c0,
+    .relu = op->relu,
+  };
+  e->kt->dw_multi (&a, oy0, oy1);
+}
+
+/* Direct convs: output plane co, rows [oy0, oy1) of `band`. */
 static void
 conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, int band, int co, int oy0, int oy1,
@@ -570,16 +592,6 @@ conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
   const float *src = op_input (w, b, band, gi * cin_g, image);
   size_t wsize = (size_t) cin_g * op->kh * op->kw;
   float *dst = b->out_rows[band * op->out_channels + co];
-  if (b->variant == SN_CONV_DEPTHWISE) {
-    sn_dw_args a = {
-      .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
-      .k = op->kh, .stride = op->stride_h, .pad_top = op->pad_t,
-      .pad_left = op->pad_l, .in = src, .weight = op->weight + co * wsize,
-      .bias = op->bias[co], .out = dst, .relu = op->relu,
-    };
-    (op->kh == 3 ? e->kt->dw3x3 : sn_dw_f32__ref) (&a, oy0, oy1);
-    return;
-  }
   sn_conv_args a = {
     .cin = cin_g, .in_h = in->h, .in_w = in->w, .out_h = out->h,
     .out_w = out->w, .kh = op->kh, .kw = op->kw, .stride_h = op->stride_h,
@@ -707,6 +719,9 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
         task_band (b, out_h, task, &k, &r0, &r1);
         sn_band_rows (k, b->row_blocks, r1 - r0, &oy0, &oy1);
         conv_multi_rows (e, w, op, b, band, r0 + oy0, r0 + oy1, image);
+      } else if (b->variant == SN_CONV_DEPTHWISE) {
+        task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
+        dw_planes (e, w, op, b, band, c0, c1, oy0, oy1, image);
       } else {
         task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
         for (int c = c0; c < c1; c++)

@@ -13,7 +13,7 @@
 
 typedef enum {
   SN_CONV_POINTWISE, /* 1x1, stride 1, no padding: per-group GEMM (kt->pw) */
-  SN_CONV_DEPTHWISE, /* one input channel per output channel (kt->dw3x3) */
+  SN_CONV_DEPTHWISE, /* one input channel per output channel (dw_multi) */
   SN_CONV_MULTI,     /* ungrouped, no residual: all channels per row band
                         (kt->conv_multi), e.g. the 3->24 stem */
   SN_CONV_DIRECT,    /* anything else (kt->conv), one plane per task */

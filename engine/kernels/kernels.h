@@ -71,6 +71,29 @@ typedef struct {
 
 typedef void (*sn_dw_kernel) (const sn_dw_args *a, int oy0, int oy1);
 
+/* ---- depthwise KxK convolution of several planes of one geometry --------
+ * sn_dw_args' computation, rows [oy0, oy1), for each plane j < planes:
+ *   in       : plane j at in + j * in_plane
+ *   weight   : [planes][k][k];  bias : [planes]
+ *   out_rows : [planes] plane pointers, each [out_h][out_w]
+ * Equal, bit for bit, to the table's dw3x3 plane by plane (when k == 3);
+ * one call makes the border masks once for all its planes (most of a 7x7
+ * plane's outputs are on its border). */
+typedef struct {
+  int in_h, in_w, out_h, out_w;
+  int k, stride, pad_top, pad_left;
+  int planes;
+  const float *in;
+  size_t in_plane;
+  const float *weight;
+  const float *bias;
+  float *const *out_rows;
+  bool relu;
+} sn_dw_multi_args;
+
+typedef void (*sn_dw_multi_kernel) (const sn_dw_multi_args *a, int oy0,
+    int oy1);
+
 /* ---- dense convolution (any groups/kernel/stride) of one output plane ----
  *   out[oy][ox] = epilogue( bias + sum_{ci<cin, ky<kh, kx<kw}
  *                 weight[(ci*kh + ky)*kw + kx] * in[ci][iy][ix] )
@@ -153,6 +176,9 @@ typedef float (*sn_mean_kernel) (const float *plane, size_t n);
 void sn_dense_f32__ref (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 
+/* sn_dw_multi by sn_dw_f32__ref plane by plane (kernels_fast.c). */
+void sn_dw_multi_f32__ref (const sn_dw_multi_args *a, int oy0, int oy1);
+
 /* sn_conv_multi by sn_conv_f32__ref per output channel (kernels_fast.c). */
 void sn_conv_multi_f32__ref (const sn_conv_multi_args *a, int co0, int co1,
     int oy0, int oy1);
@@ -172,6 +198,7 @@ void sn_pw_f32__avx512 (const sn_pw_args *a, int co0, int co1, size_t p0,
 size_t sn_pw_packed_size__avx512 (int cout, int cin);
 void sn_pw_pack__avx512 (const float *w, int cout, int cin, float *packed);
 void sn_dw_f32__avx512 (const sn_dw_args *a, int oy0, int oy1);
+void sn_dw_multi_f32__avx512 (const sn_dw_multi_args *a, int oy0, int oy1);
 void sn_conv_f32__avx512 (const sn_conv_args *a, int oy0, int oy1);
 void sn_conv_multi_f32__avx512 (const sn_conv_multi_args *a, int co0, int co1,
     int oy0, int oy1);
@@ -185,6 +212,7 @@ void sn_pw_f32__avx2 (const sn_pw_args *a, int co0, int co1, size_t p0,
 size_t sn_pw_packed_size__avx2 (int cout, int cin);
 void sn_pw_pack__avx2 (const float *w, int cout, int cin, float *packed);
 void sn_dw_f32__avx2 (const sn_dw_args *a, int oy0, int oy1);
+void sn_dw_multi_f32__avx2 (const sn_dw_multi_args *a, int oy0, int oy1);
 void sn_conv_f32__avx2 (const sn_conv_args *a, int oy0, int oy1);
 void sn_conv_multi_f32__avx2 (const sn_conv_multi_args *a, int co0, int co1,
     int oy0, int oy1);
@@ -202,6 +230,7 @@ typedef struct {
   size_t (*pw_packed_size) (int cout, int cin);
   void (*pw_pack) (const float *w, int cout, int cin, float *packed);
   sn_dw_kernel dw3x3;       /* valid for k == 3 */
+  sn_dw_multi_kernel dw_multi;       /* any k (dw3x3's arithmetic for 3) */
   sn_conv_kernel conv;
   sn_pool_kernel pool;
   sn_dense_kernel dense;             /* the FC layer */

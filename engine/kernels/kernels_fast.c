@@ -8,6 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The reference for sn_dw_multi: the single-plane reference, plane by
+ * plane. */
+void
+sn_dw_multi_f32__ref (const sn_dw_multi_args *a, int oy0, int oy1)
+{
+  for (int j = 0; j < a->planes; j++) {
+    sn_dw_args p = { .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
+      .out_w = a->out_w, .k = a->k, .stride = a->stride,
+      .pad_top = a->pad_top, .pad_left = a->pad_left,
+      .in = a->in + (size_t) j * a->in_plane,
+      .weight = a->weight + (size_t) j * a->k * a->k, .bias = a->bias[j],
+      .out = a->out_rows[j], .relu = a->relu
+    };
+    sn_dw_f32__ref (&p, oy0, oy1);
+  }
+}
+
 /* The reference for sn_conv_multi: the single-plane reference, channel by
  * channel. (Here rather than in kernels_ref.c: it only composes it.) */
 void
@@ -34,6 +51,7 @@ static const sn_kernel_table table_ref = {
   .pw_packed_size = sn_pw_packed_size__ref,
   .pw_pack = sn_pw_pack__ref,
   .dw3x3 = sn_dw_f32__ref,
+  .dw_multi = sn_dw_multi_f32__ref,
   .conv = sn_conv_f32__ref,
   .pool = sn_pool_f32__ref,
   .dense = sn_dense_f32__ref,

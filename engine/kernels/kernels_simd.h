@@ -13,6 +13,9 @@
  *   dw (3x3)    : stride 1 with pad 1 and same size as one flat vector
  *                 (dw3x3_s1_flat), else stride 1 or 2, any pads, row by
  *                 row (win3); other k or stride: reference
+ *   dw multi    : the flat walk's masks made once for all planes when a
+ *                 plane's rows fit SN_DW_MULTI_STEPS vectors; else dw
+ *                 plane by plane
  *   conv        : stride_w 1 or 2, kw <= 8, one plane; else reference
  *   conv_multi  : im2col of a band of rows + the pw GEMM; else conv
  *   pool        : 3x3 stride 2 pad 1 by rows combined first
@@ -451,7 +454,9 @@ win3_rows (const win3 * g, int oy0, int oy1, const int stride_w,
  * vector of H*W values and tap (dy, dx) is the value dy*W + dx away.
  * Taps wrapping to the neighbouring row (dx = -1 at column 0, dx = +1 at
  * column W-1) are summed per column (l, c, r) and dropped by a lane mask;
- * near the top and bottom (`edge`) loads are masked to the plane's rows. */
+ * near the top and bottom (`edge`) loads are masked to the plane's rows.
+ * The masks of a step depend only on its place in the plane (dw_step), so
+ * a call on several planes makes them once for all (dw3x3_s1_flat_multi). */
 typedef struct {
   const float *in;              /* [H][W] */
   float *out;                   /* [H][W] */
@@ -461,14 +466,41 @@ typedef struct {
   vi wv, last, zero, step;      /* W, W - 1, 0, VL % W */
 } dw_flat;
 
-/* Outputs [o, o + VL) (the tile may end inside); ox : column per lane. */
+/* The masks of the step at outputs [o, o + VL); ox : column per lane. */
+typedef struct {
+  vmask ml, mr;                 /* lanes whose dx = -1 / +1 tap is in the row */
+  vmask tap[9];                 /* edge: lanes whose tap (dy, dx) is inside
+                                 * the plane, of outputs inside the tile */
+  bool edge;                    /* a tap or an output outside: masked */
+} dw_step;
+
 SN_VINLINE void
-dw_flat_step (const dw_flat * f, ptrdiff_t o, vi ox, const bool edge,
+dw_step_make (const dw_flat * f, ptrdiff_t o, vi ox, dw_step * s)
+{
+  s->ml = vm_ne (ox, f->zero);
+  s->mr = vm_ne (ox, f->last);
+  s->edge = o < f->W + 1 || o + VL > f->o1 || o + VL + f->W + 1 > f->HW;
+  if (!s->edge)
+    return;
+  vi ov = vi_iota ((int) o);    /* flat index per lane */
+  vmask in = vm_gt (vi_set1 ((int) f->o1), ov);
+  vmask rows[3] = { vm_and (in, vm_gt (ov, vi_sub (f->wv, vi_set1 (1)))),
+    in, vm_and (in, vm_gt (vi_set1 ((int) (f->HW - f->W)), ov))
+  };
+  vmask cols[3] = { s->ml, vm_all (), s->mr };
+  for (int dy = 0; dy < 3; dy++)
+    for (int dx = 0; dx < 3; dx++)
+      s->tap[3 * dy + dx] = vm_and (rows[dy], cols[dx]);
+}
+
+/* Outputs [o, o + VL) of the plane f->in -> f->out (the tile may end
+ * inside). */
+SN_VINLINE void
+dw_flat_step (const dw_flat * f, const dw_step * s, ptrdiff_t o,
     const bool relu)
 {
-  vmask ml = vm_ne (ox, f->zero), mr = vm_ne (ox, f->last);
   vf col[3];                    /* sums of the dx = -1, 0, +1 taps */
-  if (!edge) {
+  if (!s->edge) {
     for (int dx = 0; dx < 3; dx++) {
       const float *p = f->in + o + dx - 1;
       col[dx] = vf_fma (f->w[dx], vf_load (p - f->W),
@@ -477,55 +509,64 @@ dw_flat_step (const dw_flat * f, ptrdiff_t o, vi ox, const bool edge,
       col[dx] = vf_fma (f->w[6 + dx], vf_load (p + f->W), col[dx]);
     }
   } else {
-    vi ov = vi_iota ((int) o);  /* flat index per lane */
-    vmask in = vm_gt (vi_set1 ((int) f->o1), ov);
-    vmask rows[3] = { vm_and (in, vm_gt (ov, vi_sub (f->wv, vi_set1 (1)))),
-      in, vm_and (in, vm_gt (vi_set1 ((int) (f->HW - f->W)), ov))
-    };
-    vmask cols[3] = { ml, vm_all (), mr };
     for (int dx = 0; dx < 3; dx++) {
       col[dx] = dx == 1 ? f->bias : vf_zero ();
       for (int dy = 0; dy < 3; dy++) {
         ptrdiff_t off = o + (dy - 1) * f->W + dx - 1;
-        vf x = vf_maskz_load (vm_and (rows[dy], cols[dx]), sn_at (f->in, off));
+        vf x = vf_maskz_load (s->tap[3 * dy + dx], sn_at (f->in, off));
         col[dx] = vf_fma (f->w[3 * dy + dx], x, col[dx]);
       }
     }
   }
-  vf acc = vf_mask_add (col[1], ml, col[0]);
-  acc = vf_relu_if (vf_mask_add (acc, mr, col[2]), relu);
-  if (edge)
+  vf acc = vf_mask_add (col[1], s->ml, col[0]);
+  acc = vf_relu_if (vf_mask_add (acc, s->mr, col[2]), relu);
+  if (s->edge)
     vf_store_n (f->out + o, acc, (int) (f->o1 - o));
   else
     vf_store (f->out + o, acc);
 }
 
+/* The walk's constants for rows [oy0, oy1) of an H x W plane. */
+SN_VINLINE dw_flat
+dw_flat_make (int h, int w, int oy1)
+{
+  dw_flat f = { .W = w, .HW = (ptrdiff_t) h * w, .o1 = (ptrdiff_t) oy1 * w,
+    .wv = vi_set1 (w), .last = vi_set1 (w - 1), .zero = vi_set1 (0),
+    .step = vi_set1 (VL % w)
+  };
+  return f;
+}
+
+SN_VINLINE void
+dw_flat_weights (dw_flat * f, const float *weight, float bias)
+{
+  for (int i = 0; i < 9; i++)
+    f->w[i] = vf_set1 (weight[i]);
+  f->bias = vf_set1 (bias);
+}
+
+/* Column of each lane of the first step, at flat index o0 = oy0 * W. */
+SN_VINLINE vi
+dw_flat_first_cols (const dw_flat * f)
+{
+  vi ox = vi_iota (0);
+  for (int i = 0; i <= VL / f->W; i++)
+    ox = vi_wrap (ox, f->wv);
+  return ox;
+}
+
 SN_VINLINE void
 dw3x3_s1_flat_ (const sn_dw_args *a, int oy0, int oy1, const bool relu)
 {
-  dw_flat f = { .in = a->in, .out = a->out,.W = a->in_w,
-    .HW = (ptrdiff_t) a->in_h * a->in_w, .o1 = (ptrdiff_t) oy1 * a->in_w,
-    .bias = vf_set1 (a->bias), .wv = vi_set1 (a->in_w),
-    .last = vi_set1 (a->in_w - 1), .zero = vi_set1 (0),
-    .step = vi_set1 (VL % a->in_w)
-  };
-  for (int i = 0; i < 9; i++)
-    f.w[i] = vf_set1 (a->weight[i]);
-  ptrdiff_t o = (ptrdiff_t) oy0 * f.W;
-  vi ox = vi_iota (0);          /* column of each lane */
-  for (int i = 0; i <= VL / f.W; i++)
-    ox = vi_wrap (ox, f.wv);
-  /* top rows, body (every tap inside the plane, whole vectors), bottom */
-  for (; o < f.o1 && o < f.W + 1; o += VL) {
-    dw_flat_step (&f, o, ox, true, relu);
-    ox = vi_wrap (vi_add (ox, f.step), f.wv);
-  }
-  for (; o + VL <= f.o1 && o + VL + f.W + 1 <= f.HW; o += VL) {
-    dw_flat_step (&f, o, ox, false, relu);
-    ox = vi_wrap (vi_add (ox, f.step), f.wv);
-  }
-  for (; o < f.o1; o += VL) {
-    dw_flat_step (&f, o, ox, true, relu);
+  dw_flat f = dw_flat_make (a->in_h, a->in_w, oy1);
+  f.in = a->in;
+  f.out = a->out;
+  dw_flat_weights (&f, a->weight, a->bias);
+  vi ox = dw_flat_first_cols (&f);
+  for (ptrdiff_t o = (ptrdiff_t) oy0 * f.W; o < f.o1; o += VL) {
+    dw_step s;
+    dw_step_make (&f, o, ox, &s);
+    dw_flat_step (&f, &s, o, relu);
     ox = vi_wrap (vi_add (ox, f.step), f.wv);
   }
 }
@@ -537,6 +578,31 @@ dw3x3_s1_flat (const sn_dw_args *a, int oy0, int oy1)
     dw3x3_s1_flat_ (a, oy0, oy1, true);
   else
     dw3x3_s1_flat_ (a, oy0, oy1, false);
+}
+
+/* Several planes: the steps' masks once, then every plane through them. */
+#define SN_DW_MULTI_STEPS 32
+
+SN_VINLINE void
+dw3x3_s1_flat_multi_ (const sn_dw_multi_args *a, int oy0, int oy1,
+    const bool relu)
+{
+  dw_flat f = dw_flat_make (a->in_h, a->in_w, oy1);
+  dw_step steps[SN_DW_MULTI_STEPS];
+  ptrdiff_t o0 = (ptrdiff_t) oy0 * f.W;
+  int n = 0;
+  vi ox = dw_flat_first_cols (&f);
+  for (ptrdiff_t o = o0; o < f.o1; o += VL, n++) {
+    dw_step_make (&f, o, ox, &steps[n]);
+    ox = vi_wrap (vi_add (ox, f.step), f.wv);
+  }
+  for (int j = 0; j < a->planes; j++) {
+    f.in = a->in + (size_t) j * a->in_plane;
+    f.out = a->out_rows[j];
+    dw_flat_weights (&f, a->weight + 9 * j, a->bias[j]);
+    for (int k = 0; k < n; k++)
+      dw_flat_step (&f, &steps[k], o0 + (ptrdiff_t) k * VL, relu);
+  }
 }
 
 /* Any pads, stride 1 or 2: one output row at a time, VL columns a step. */
@@ -572,6 +638,34 @@ SN_FN (sn_dw_f32) (const sn_dw_args *a, int oy0, int oy1)
     dw3x3_s1_flat (a, oy0, oy1);
   else
     dw3x3_rows (a, oy0, oy1);
+}
+
+/* Several planes of one geometry (kernels.h): the flat walk's masks made
+ * once when its steps fit the table, else plane by plane. */
+void
+SN_FN (sn_dw_multi_f32) (const sn_dw_multi_args *a, int oy0, int oy1)
+{
+  assert (oy0 >= 0 && oy1 <= a->out_h);
+  bool flat = a->k == 3 && a->stride == 1 && a->pad_top == 1
+      && a->pad_left == 1 && a->in_w == a->out_w && a->in_h == a->out_h;
+  size_t outputs = (size_t) (oy1 - oy0) * a->in_w;
+  if (flat && oy0 < oy1 && outputs <= (size_t) SN_DW_MULTI_STEPS * VL) {
+    if (a->relu)
+      dw3x3_s1_flat_multi_ (a, oy0, oy1, true);
+    else
+      dw3x3_s1_flat_multi_ (a, oy0, oy1, false);
+    return;
+  }
+  for (int j = 0; j < a->planes; j++) {
+    sn_dw_args p = { .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
+      .out_w = a->out_w, .k = a->k, .stride = a->stride,
+      .pad_top = a->pad_top, .pad_left = a->pad_left,
+      .in = a->in + (size_t) j * a->in_plane,
+      .weight = a->weight + (size_t) j * a->k * a->k, .bias = a->bias[j],
+      .out = a->out_rows[j], .relu = a->relu
+    };
+    SN_FN (sn_dw_f32) (&p, oy0, oy1);
+  }
 }
 
 /* ========================= dense convolution ==========================
@@ -977,6 +1071,7 @@ const sn_kernel_table SN_FN (sn_kernel_table) = {
   .pw_packed_size = SN_FN (sn_pw_packed_size),
   .pw_pack = SN_FN (sn_pw_pack),
   .dw3x3 = SN_FN (sn_dw_f32),
+  .dw_multi = SN_FN (sn_dw_multi_f32),
   .conv = SN_FN (sn_conv_f32),
   .pool = SN_FN (sn_pool_f32),
   .dense = SN_FN (sn_dense_f32),

@@ -28,7 +28,7 @@
 
 #define MAX_ISAS 3
 
-typedef enum { L_PW, L_DW, L_CONV, L_CONV_MULTI, L_MAXPOOL, L_AVGPOOL,
+typedef enum { L_PW, L_DW, L_DW_PLANE, L_CONV, L_CONV_MULTI, L_MAXPOOL, L_AVGPOOL,
   L_DENSE
 } layer_kind;
 
@@ -65,6 +65,7 @@ static const layer layers[] = {
   {"s3.1 avgpool 240 28->14", L_AVGPOOL, 1, 240, 0, 0, 28, 14, 2, 1, 0},
   {"s3 pw1 3x160->40 @196", L_PW, 7, 3, 160, 40, 14, 14, 1, 0, 0},
   {"s3 dw 120 s1 14", L_DW, 7, 120, 0, 0, 14, 14, 1, 1, 0},
+  {"s3 dw 120 s1 14 by plane", L_DW_PLANE, 0, 120, 0, 0, 14, 14, 1, 1, 0},
   {"s3 pw2 3x40->160 @196 +res", L_PW, 7, 3, 40, 160, 14, 14, 1, 0, 1},
   {"s4.1 pw1 3x160->80 @196", L_PW, 1, 3, 160, 80, 14, 14, 1, 0, 0},
   {"s4.1 dw 240 s2 14->7", L_DW, 1, 240, 0, 0, 14, 7, 2, 1, 0},
@@ -72,6 +73,7 @@ static const layer layers[] = {
   {"s4.1 avgpool 480 14->7", L_AVGPOOL, 1, 480, 0, 0, 14, 7, 2, 1, 0},
   {"s4 pw1 3x320->80 @49", L_PW, 3, 3, 320, 80, 7, 7, 1, 0, 0},
   {"s4 dw 240 s1 7", L_DW, 3, 240, 0, 0, 7, 7, 1, 1, 0},
+  {"s4 dw 240 s1 7 by plane", L_DW_PLANE, 0, 240, 0, 0, 7, 7, 1, 1, 0},
   {"s4 pw2 3x80->320 @49 +res", L_PW, 3, 3, 80, 320, 7, 7, 1, 0, 1},
   {"fc 960->1000", L_DENSE, 1, 1, 960, 1000, 1, 1, 1, 0, 0},
 };
@@ -113,6 +115,7 @@ layer_flops (const layer * l)
     case L_PW:
       return 2.0 * l->groups * l->cin * l->cout * o;
     case L_DW:
+    case L_DW_PLANE:
       return 2.0 * 9 * l->groups * o;
     case L_CONV:
     case L_CONV_MULTI:
@@ -164,9 +167,9 @@ bufs_make (const layer * l, const sn_kernel_table * const *tabs, int nt,
   b->res = random_floats (nout);
   b->w = random_floats (nw);
   b->bias = random_floats (nb);
-  if (l->kind != L_PW && l->kind != L_CONV_MULTI)
+  if (l->kind != L_PW && l->kind != L_CONV_MULTI && l->kind != L_DW)
     return;
-  int rows = l->groups * l->cout;
+  int rows = l->kind == L_DW ? l->groups : l->groups * l->cout;
   b->out_rows = malloc (sizeof (float *) * (size_t) rows);
   b->res_rows = malloc (sizeof (float *) * (size_t) rows);
   for (int r = 0; r < rows; r++) {
@@ -221,8 +224,18 @@ static void
 run_planes (const layer * l, const bufs * b, const sn_kernel_table * t)
 {
   size_t ip = (size_t) l->in_hw * l->in_hw, op = (size_t) l->out_hw * l->out_hw;
+  if (l->kind == L_DW) {          /* all planes in one call, as the engine */
+    sn_dw_multi_args a = { .in_h = l->in_hw, .in_w = l->in_hw,
+      .out_h = l->out_hw, .out_w = l->out_hw, .k = 3, .stride = l->stride,
+      .pad_top = l->pad, .pad_left = l->pad, .planes = l->groups,
+      .in = b->in, .in_plane = ip, .weight = b->w, .bias = b->bias,
+      .out_rows = b->out_rows, .relu = false
+    };
+    t->dw_multi (&a, 0, l->out_hw);
+    return;
+  }
   for (int c = 0; c < l->groups; c++) {
-    if (l->kind == L_DW) {
+    if (l->kind == L_DW_PLANE) {
       sn_dw_args a = { .in_h = l->in_hw, .in_w = l->in_hw, .out_h = l->out_hw,
         .out_w = l->out_hw, .k = 3, .stride = l->stride, .pad_top = l->pad,
         .pad_left = l->pad, .in = b->in + c * ip, .weight = b->w + 9 * c,

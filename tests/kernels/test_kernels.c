@@ -557,6 +557,92 @@ dw_suite (const sn_kernel_table * t)
   dw_test (t, s3, 1, 3, false, true);
 }
 
+/* dw_multi on `planes` planes (input planes in_plane apart, possibly
+ * padded; outputs through plane pointers in reverse order) must equal the
+ * table's dw3x3 (the reference for k != 3) plane by plane, bit for bit.
+ * rows_only: its input holds only the rows it needs (band_input). */
+static void
+dw_multi_test (const sn_kernel_table * t, sn_dw_args a, int planes, int oy0,
+    int oy1, bool guard_after, bool rows_only)
+{
+  size_t in_n = (size_t) a.in_h * a.in_w, n = (size_t) a.out_h * a.out_w;
+  size_t kk = (size_t) a.k * a.k, in_plane = in_n + (size_t) rng_int (3) * 16;
+  guarded gin = guarded_alloc (in_plane * planes, guard_after);
+  float *w = xmalloc (kk * planes * 4), *bias = xmalloc (planes * 4);
+  float *got = xmalloc (n * planes * 4), *want = xmalloc (n * planes * 4);
+  float **rows = xmalloc (sizeof (float *) * planes);
+  fill_random (gin.p, in_plane * planes);
+  fill_random (w, kk * planes);
+  fill_random (bias, planes);
+  fill_value (got, n * planes, SENTINEL);
+  fill_value (want, n * planes, SENTINEL);
+  snprintf (current, sizeof current, "dw_multi planes=%d k=%d in=%dx%d "
+      "out=%dx%d stride=%d pad=(%d,%d) rows=[%d,%d) relu=%d%s", planes, a.k,
+      a.in_h, a.in_w, a.out_h, a.out_w, a.stride, a.pad_top, a.pad_left, oy0,
+      oy1, a.relu, rows_only ? " (input rows only)" : "");
+  int i0, i1;
+  window_rows (a.in_h, a.k, a.stride, a.pad_top, oy0, oy1, &i0, &i1);
+  band_input bin = band_input_make (gin.p, in_plane, planes, a.in_w, i0, i1,
+      !guard_after);
+  for (int j = 0; j < planes; j++)
+    rows[j] = got + (size_t) (planes - 1 - j) * n;
+  sn_dw_multi_args m = { .in_h = a.in_h, .in_w = a.in_w, .out_h = a.out_h,
+    .out_w = a.out_w, .k = a.k, .stride = a.stride, .pad_top = a.pad_top,
+    .pad_left = a.pad_left, .planes = planes,
+    .in = rows_only ? bin.origin : gin.p,
+    .in_plane = rows_only ? bin.plane : in_plane, .weight = w, .bias = bias,
+    .out_rows = rows, .relu = a.relu
+  };
+  t->dw_multi (&m, oy0, oy1);
+  for (int j = 0; j < planes; j++) {
+    sn_dw_args p = a;
+    p.in = gin.p + (size_t) j * in_plane;
+    p.weight = w + kk * j;
+    p.bias = bias[j];
+    p.out = want + (size_t) (planes - 1 - j) * n;
+    (a.k == 3 ? t->dw3x3 : sn_dw_f32__ref) (&p, oy0, oy1);
+  }
+  check (t->isa, got, want, NULL, n * planes);
+  guarded_free (&gin);
+  guarded_free (&bin.g);
+  free (w);
+  free (bias);
+  free (got);
+  free (want);
+  free (rows);
+}
+
+static void
+dw_multi_suite (const sn_kernel_table * t)
+{
+  static const int sizes[][2] = { {1, 1}, {2, 3}, {5, 7}, {7, 7}, {9, 17},
+  {14, 14}, {16, 16}, {23, 22}, {28, 28}, {56, 56}, {1, 40}, {40, 1}
+  };
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (int stride = 1; stride <= 2; stride++)
+      for (int pads = 0; pads < 8; pads++) {
+        int pt = pads & 1, pl = (pads >> 1) & 1, pb = (pads >> 2) & 1;
+        sn_dw_args a = { .in_h = sizes[s][0], .in_w = sizes[s][1], .k = 3,
+          .stride = stride, .pad_top = pt, .pad_left = pl, .relu = rng_int (2)
+        };
+        a.out_h = out_size (a.in_h, 3, stride, pt, pb);
+        a.out_w = out_size (a.in_w, 3, stride, pl, pb);
+        if (a.out_h == 0 || a.out_w == 0)
+          continue;
+        int oy0 = 0, oy1 = a.out_h;
+        if (rng_int (2) == 0) { /* a band of rows */
+          oy0 = rng_int (a.out_h);
+          oy1 = oy0 + 1 + rng_int (a.out_h - oy0);
+        }
+        int planes = rng_int (4) == 0 ? 41 : 1 + rng_int (6);
+        dw_multi_test (t, a, planes, oy0, oy1, rng_int (2), rng_int (2));
+      }
+  sn_dw_args a5 = { .in_h = 9, .in_w = 11, .out_h = 9, .out_w = 11, .k = 5,
+    .stride = 1, .pad_top = 2, .pad_left = 2
+  };
+  dw_multi_test (t, a5, 3, 2, 8, true, true);
+}
+
 /* ----------------------------------------------------- dense convolution */
 /* Floats from one input plane to the next: h*w (packed), or padded by a
  * few floats (as the engine pads its arena planes), at random. */
@@ -1018,6 +1104,7 @@ main (int argc, char **argv)
     int fail0 = n_fail, pass0 = n_pass;
     pw_suite (t);
     dw_suite (t);
+    dw_multi_suite (t);
     conv_suite (t);
     conv_multi_suite (t);
     pool_suite (t);
