@@ -604,10 +604,11 @@ conv_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
   e->kt->conv (&a, oy0, oy1);
 }
 
-/* Pooling of plane c, output rows [oy0, oy1) of `band`. */
+/* Pooling of planes [c0, c1), output rows [oy0, oy1) of `band`, in one
+ * kernel call. */
 static void
-pool_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
-    const sn_op_binding *b, int band, int c, int oy0, int oy1,
+pool_planes (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int band, int c0, int c1, int oy0, int oy1,
     const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
@@ -617,10 +618,10 @@ pool_plane (const sn_exec *e, const sn_worker *w, const sn_op *op,
     .in_h = in->h, .in_w = in->w, .out_h = out->h, .out_w = out->w,
     .k_h = op->kh, .k_w = op->kw, .stride_h = op->stride_h,
     .stride_w = op->stride_w, .pad_top = op->pad_t, .pad_left = op->pad_l,
-    .in = op_input (w, b, band, c, image),
-    .out = b->out_rows[band * op->out_channels + c], .relu = op->relu,
+    .in = op_input (w, b, band, c0, image), .out = NULL, .relu = op->relu,
   };
-  e->kt->pool (&a, oy0, oy1);
+  e->kt->pool_multi (&a, c1 - c0, b->in_plane[band],
+      b->out_rows + band * op->out_channels + c0, oy0, oy1);
 }
 
 /* Elementwise plane ops: INPUT_NHWC, GLOBAL_POOL, ADD, COPY (plane c). */
@@ -730,8 +731,7 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
       break;
     case SN_OP_POOL:
       task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);
-      for (int c = c0; c < c1; c++)
-        pool_plane (e, w, op, b, band, c, oy0, oy1, image);
+      pool_planes (e, w, op, b, band, c0, c1, oy0, oy1, image);
       break;
     case SN_OP_DENSE:
       dense_task (e, w, op, b, task, image);

@@ -157,6 +157,13 @@ typedef struct {
 
 typedef void (*sn_pool_kernel) (const sn_pool_args *a, int oy0, int oy1);
 
+/* Pooling of several planes of a's geometry, rows [oy0, oy1): plane j
+ * reads a->in + j * in_plane and writes out_rows[j] (a->out is not used).
+ * Equal, bit for bit, to the table's pool plane by plane; one call makes
+ * the column masks and row windows once for all its planes. */
+typedef void (*sn_pool_multi_kernel) (const sn_pool_args *a, int planes,
+    size_t in_plane, float *const *out_rows, int oy0, int oy1);
+
 /* Reference kernels: plain C, the definition of correctness. */
 void sn_pw_f32__ref (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);
 void sn_dw_f32__ref (const sn_dw_args *a, int oy0, int oy1);
@@ -176,8 +183,11 @@ typedef float (*sn_mean_kernel) (const float *plane, size_t n);
 void sn_dense_f32__ref (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 
-/* sn_dw_multi by sn_dw_f32__ref plane by plane (kernels_fast.c). */
+/* sn_dw_multi and sn_pool_multi by the reference plane by plane
+ * (kernels_fast.c). */
 void sn_dw_multi_f32__ref (const sn_dw_multi_args *a, int oy0, int oy1);
+void sn_pool_multi_f32__ref (const sn_pool_args *a, int planes,
+    size_t in_plane, float *const *out_rows, int oy0, int oy1);
 
 /* sn_conv_multi by sn_conv_f32__ref per output channel (kernels_fast.c). */
 void sn_conv_multi_f32__ref (const sn_conv_multi_args *a, int co0, int co1,
@@ -203,6 +213,8 @@ void sn_conv_f32__avx512 (const sn_conv_args *a, int oy0, int oy1);
 void sn_conv_multi_f32__avx512 (const sn_conv_multi_args *a, int co0, int co1,
     int oy0, int oy1);
 void sn_pool_f32__avx512 (const sn_pool_args *a, int oy0, int oy1);
+void sn_pool_multi_f32__avx512 (const sn_pool_args *a, int planes,
+    size_t in_plane, float *const *out_rows, int oy0, int oy1);
 void sn_dense_f32__avx512 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 float sn_plane_mean_f32__avx512 (const float *plane, size_t n);
@@ -217,6 +229,8 @@ void sn_conv_f32__avx2 (const sn_conv_args *a, int oy0, int oy1);
 void sn_conv_multi_f32__avx2 (const sn_conv_multi_args *a, int co0, int co1,
     int oy0, int oy1);
 void sn_pool_f32__avx2 (const sn_pool_args *a, int oy0, int oy1);
+void sn_pool_multi_f32__avx2 (const sn_pool_args *a, int planes,
+    size_t in_plane, float *const *out_rows, int oy0, int oy1);
 void sn_dense_f32__avx2 (const float *x, int c_in, const float *weight,
     const float *bias, float *out, int k0, int k1);
 float sn_plane_mean_f32__avx2 (const float *plane, size_t n);
@@ -233,6 +247,7 @@ typedef struct {
   sn_dw_multi_kernel dw_multi;       /* any k (dw3x3's arithmetic for 3) */
   sn_conv_kernel conv;
   sn_pool_kernel pool;
+  sn_pool_multi_kernel pool_multi;
   sn_dense_kernel dense;             /* the FC layer */
   sn_mean_kernel plane_mean;         /* global average pooling, per plane */
   sn_conv_multi_kernel conv_multi;   /* conv1: all output channels at once */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The reference for sn_dw_multi: the single-plane reference, plane by
- * plane. */
+/* The references for sn_dw_multi and sn_pool_multi: the single-plane
+ * references, plane by plane. */
 void
 sn_dw_multi_f32__ref (const sn_dw_multi_args *a, int oy0, int oy1)
 {
@@ -22,6 +22,18 @@ sn_dw_multi_f32__ref (const sn_dw_multi_args *a, int oy0, int oy1)
       .out = a->out_rows[j], .relu = a->relu
     };
     sn_dw_f32__ref (&p, oy0, oy1);
+  }
+}
+
+void
+sn_pool_multi_f32__ref (const sn_pool_args *a, int planes, size_t in_plane,
+    float *const *out_rows, int oy0, int oy1)
+{
+  for (int j = 0; j < planes; j++) {
+    sn_pool_args p = *a;
+    p.in = a->in + (size_t) j * in_plane;
+    p.out = out_rows[j];
+    sn_pool_f32__ref (&p, oy0, oy1);
   }
 }
 
@@ -54,6 +66,7 @@ static const sn_kernel_table table_ref = {
   .dw_multi = sn_dw_multi_f32__ref,
   .conv = sn_conv_f32__ref,
   .pool = sn_pool_f32__ref,
+  .pool_multi = sn_pool_multi_f32__ref,
   .dense = sn_dense_f32__ref,
   .plane_mean = sn_plane_mean_f32,
   .conv_multi = sn_conv_multi_f32__ref,

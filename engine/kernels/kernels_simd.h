@@ -22,6 +22,8 @@
  *                 (pool3x3_s2), other 3x3 through win3, other windows
  *                 (kw <= 8, stride_w 1 or 2) row by row; windows that
  *                 miss the input: reference
+ *   pool multi  : pool3x3_s2's column masks and row windows made once for
+ *                 all planes; other pools plane by plane
  *   dense       : four rows at a time
  *   plane_mean  : four vector accumulators
  * Border handling uses masked loads (masked-off lanes are not read, so a
@@ -888,27 +890,60 @@ typedef struct {
   vmask lo, hi;                     /* loads of the last strip */
 } pool_s2_cols;
 
+/* The columns' masks and divisors, the same for every row and plane. */
+SN_VINLINE pool_s2_cols
+pool_s2_cols_make (const sn_pool_args *a)
+{
+  int last_x0 = (a->out_w - 1) / VL * VL;
+  pool_s2_cols pc = {
+    .lo = vm_window (2 * (ptrdiff_t) last_x0, a->in_w, VL),
+    .hi = vm_window (2 * (ptrdiff_t) last_x0 + VL, a->in_w, VL),
+    .rcp_mid = vf_set1 (1.0f / 3),
+  };
+  if (a->count_include_pad) {
+    pc.rcp_first = pc.rcp_mid = pc.rcp_last = vf_set1 (1.0f / 9);
+  } else {
+    pc.rcp_first = vf_div (vf_set1 (1.0f), cols_inside (a->in_w, 0, 2, 1, 3));
+    pc.rcp_last = vf_div (vf_set1 (1.0f), cols_inside (a->in_w, last_x0, 2,
+            1, 3));
+  }
+  return pc;
+}
+
+/* The input rows of output row oy's window that lie inside the input:
+ * [iy0, iy0 + n), n in 1..3 (every window overlaps the input). */
+typedef struct {
+  int iy0, n;
+} pool_s2_rows;
+
+SN_VINLINE pool_s2_rows
+pool_s2_rows_make (const sn_pool_args *a, int oy)
+{
+  int lo = oy * a->stride_h - a->pad_top, hi = lo + 3;
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > a->in_h ? a->in_h : hi;
+  pool_s2_rows r = { lo, hi - lo };
+  return r;
+}
+
+/* Output row `out` ([out_w]) of the plane `in` ([in_h][in_w]). */
 SN_VINLINE void
-pool3x3_s2_row (const sn_pool_args *a, const pool_s2_cols *pc, int oy,
-    const bool is_max, const bool relu)
+pool3x3_s2_row (const sn_pool_args *a, const pool_s2_cols *pc,
+    pool_s2_rows wr, const float *in, float *out, const bool is_max,
+    const bool relu)
 {
   const vf fill = vf_set1 (is_max ? -FLT_MAX : 0.0f);
   const float *rows[3];         /* the window's rows inside the input */
-  int nrows = 0;
-  for (int ky = 0; ky < 3; ky++) {
-    int iy = oy * a->stride_h - a->pad_top + ky;
-    if (iy >= 0 && iy < a->in_h)
-      rows[nrows++] = a->in + (size_t) iy * a->in_w;
-  }
+  for (int r = 0; r < wr.n; r++)
+    rows[r] = in + (size_t) (wr.iy0 + r) * a->in_w;
   vf row_scale = vf_set1 (is_max || a->count_include_pad ? 1.0f
-      : nrows == 3 ? 1.0f / 3 : nrows == 2 ? 0.5f : 1.0f);
-  float *out = a->out + (size_t) oy * a->out_w;       /* [out_w] */
+      : wr.n == 3 ? 1.0f / 3 : wr.n == 2 ? 0.5f : 1.0f);
   vf left = fill;               /* combined column 2*x0 - 1 */
   for (int x0 = 0; x0 < a->out_w; x0 += VL) {
     ptrdiff_t c0 = 2 * (ptrdiff_t) x0;
     bool inside = c0 + 2 * VL <= a->in_w;
     vf lo = fill, hi = fill;
-    for (int r = 0; r < nrows; r++) {
+    for (int r = 0; r < wr.n; r++) {
       vf l = inside ? vf_load (rows[r] + c0)
           : vf_mask_load (fill, pc->lo, sn_at (rows[r], c0));
       vf h = inside ? vf_load (rows[r] + c0 + VL)
@@ -932,32 +967,44 @@ pool3x3_s2_row (const sn_pool_args *a, const pool_s2_cols *pc, int oy,
   }
 }
 
-static void
-pool3x3_s2 (const sn_pool_args *a, int oy0, int oy1)
+/* Rows [oy0, oy1) of `planes` planes: plane j at in + j * in_plane ->
+ * out_rows[j] (pool_multi), or the one plane a->in -> a->out. */
+#define SN_POOL_MULTI_ROWS 64
+
+SN_VINLINE void
+pool3x3_s2_ (const sn_pool_args *a, int planes, size_t in_plane,
+    float *const *out_rows, int oy0, int oy1, const bool is_max,
+    const bool relu)
 {
-  int last_x0 = (a->out_w - 1) / VL * VL;
-  pool_s2_cols pc = {
-    .lo = vm_window (2 * (ptrdiff_t) last_x0, a->in_w, VL),
-    .hi = vm_window (2 * (ptrdiff_t) last_x0 + VL, a->in_w, VL),
-    .rcp_mid = vf_set1 (1.0f / 3),
-  };
-  if (a->count_include_pad) {
-    pc.rcp_first = pc.rcp_mid = pc.rcp_last = vf_set1 (1.0f / 9);
-  } else {
-    pc.rcp_first = vf_div (vf_set1 (1.0f), cols_inside (a->in_w, 0, 2, 1, 3));
-    pc.rcp_last = vf_div (vf_set1 (1.0f), cols_inside (a->in_w, last_x0, 2,
-            1, 3));
+  pool_s2_cols pc = pool_s2_cols_make (a);
+  pool_s2_rows wr[SN_POOL_MULTI_ROWS];
+  int n = oy1 - oy0;
+  for (int k = 0; k < n; k++)
+    wr[k] = pool_s2_rows_make (a, oy0 + k);
+  for (int j = 0; j < planes; j++) {
+    const float *in = out_rows ? a->in + (size_t) j * in_plane : a->in;
+    float *out = out_rows ? out_rows[j] : a->out;
+    for (int k = 0; k < n; k++)
+      pool3x3_s2_row (a, &pc, wr[k], in, out + (size_t) (oy0 + k) * a->out_w,
+          is_max, relu);
   }
+}
+
+static void
+pool3x3_s2 (const sn_pool_args *a, int planes, size_t in_plane,
+    float *const *out_rows, int oy0, int oy1)
+{
   bool is_max = a->kind == SN_POOL_MAX;
-  for (int oy = oy0; oy < oy1; oy++) {
+  for (; oy0 < oy1; oy0 += SN_POOL_MULTI_ROWS) {
+    int end = oy1 - oy0 > SN_POOL_MULTI_ROWS ? oy0 + SN_POOL_MULTI_ROWS : oy1;
     if (is_max && a->relu)
-      pool3x3_s2_row (a, &pc, oy, true, true);
+      pool3x3_s2_ (a, planes, in_plane, out_rows, oy0, end, true, true);
     else if (is_max)
-      pool3x3_s2_row (a, &pc, oy, true, false);
+      pool3x3_s2_ (a, planes, in_plane, out_rows, oy0, end, true, false);
     else if (a->relu)
-      pool3x3_s2_row (a, &pc, oy, false, true);
+      pool3x3_s2_ (a, planes, in_plane, out_rows, oy0, end, false, true);
     else
-      pool3x3_s2_row (a, &pc, oy, false, false);
+      pool3x3_s2_ (a, planes, in_plane, out_rows, oy0, end, false, false);
   }
 }
 
@@ -984,27 +1031,60 @@ pool3x3 (const sn_pool_args *a, int oy0, int oy1)
   }
 }
 
+/* Geometry the vectorized pools take: every window overlaps the input. */
+SN_VINLINE bool
+pool_windows_inside (const sn_pool_args *a)
+{
+  return a->pad_left < a->k_w && a->pad_top < a->k_h
+      && (a->out_w - 1) * a->stride_w - a->pad_left < a->in_w
+      && (a->out_h - 1) * a->stride_h - a->pad_top < a->in_h;
+}
+
+/* ShuffleNet's max and average pools: 3x3, stride 2, pad_left 1. */
+SN_VINLINE bool
+pool_is_3x3_s2 (const sn_pool_args *a)
+{
+  return a->k_w == 3 && a->k_h == 3 && a->stride_w == 2 && a->stride_h == 2
+      && a->pad_left == 1;
+}
+
 void
 SN_FN (sn_pool_f32) (const sn_pool_args *a, int oy0, int oy1)
 {
   assert (oy0 >= 0 && oy1 <= a->out_h);
-  bool windows_inside = a->pad_left < a->k_w && a->pad_top < a->k_h
-      && (a->out_w - 1) * a->stride_w - a->pad_left < a->in_w
-      && (a->out_h - 1) * a->stride_h - a->pad_top < a->in_h;
   if ((a->stride_w != 1 && a->stride_w != 2) || a->k_w < 1 || a->k_w > 8
-      || a->k_h < 1 || !windows_inside) {
+      || a->k_h < 1 || !pool_windows_inside (a)) {
     sn_pool_f32__ref (a, oy0, oy1);
     return;
   }
-  if (a->k_w == 3 && a->k_h == 3 && a->stride_w == 2 && a->stride_h == 2
-      && a->pad_left == 1)
-    pool3x3_s2 (a, oy0, oy1);
+  if (pool_is_3x3_s2 (a))
+    pool3x3_s2 (a, 1, 0, NULL, oy0, oy1);
   else if (a->k_w == 3 && a->k_h == 3)
     pool3x3 (a, oy0, oy1);
   else if (a->stride_w == 2)
     pool_rows (a, oy0, oy1, 2, a->k_w);
   else
     pool_rows (a, oy0, oy1, 1, a->k_w);
+}
+
+/* Several planes of one geometry (kernels.h): the 3x3 stride-2 pools make
+ * their column masks and row windows once for all planes; other pools run
+ * plane by plane. */
+void
+SN_FN (sn_pool_multi_f32) (const sn_pool_args *a, int planes,
+    size_t in_plane, float *const *out_rows, int oy0, int oy1)
+{
+  assert (oy0 >= 0 && oy1 <= a->out_h);
+  if (pool_windows_inside (a) && pool_is_3x3_s2 (a)) {
+    pool3x3_s2 (a, planes, in_plane, out_rows, oy0, oy1);
+    return;
+  }
+  for (int j = 0; j < planes; j++) {
+    sn_pool_args p = *a;
+    p.in = a->in + (size_t) j * in_plane;
+    p.out = out_rows[j];
+    SN_FN (sn_pool_f32) (&p, oy0, oy1);
+  }
 }
 
 /* ============================ dense layer =============================
@@ -1074,6 +1154,7 @@ const sn_kernel_table SN_FN (sn_kernel_table) = {
   .dw_multi = SN_FN (sn_dw_multi_f32),
   .conv = SN_FN (sn_conv_f32),
   .pool = SN_FN (sn_pool_f32),
+  .pool_multi = SN_FN (sn_pool_multi_f32),
   .dense = SN_FN (sn_dense_f32),
   .plane_mean = SN_FN (sn_plane_mean_f32),
   .conv_multi = SN_FN (sn_conv_multi_f32),

@@ -28,7 +28,8 @@
 
 #define MAX_ISAS 3
 
-typedef enum { L_PW, L_DW, L_DW_PLANE, L_CONV, L_CONV_MULTI, L_MAXPOOL, L_AVGPOOL,
+typedef enum { L_PW, L_DW, L_DW_PLANE, L_CONV, L_CONV_MULTI, L_MAXPOOL,
+  L_AVGPOOL, L_AVGPOOL_PLANE,
   L_DENSE
 } layer_kind;
 
@@ -71,6 +72,8 @@ static const layer layers[] = {
   {"s4.1 dw 240 s2 14->7", L_DW, 1, 240, 0, 0, 14, 7, 2, 1, 0},
   {"s4.1 pw2 3x80->160 @49", L_PW, 1, 3, 80, 160, 7, 7, 1, 0, 0},
   {"s4.1 avgpool 480 14->7", L_AVGPOOL, 1, 480, 0, 0, 14, 7, 2, 1, 0},
+  {"s4.1 avgpool 480 by plane", L_AVGPOOL_PLANE, 0, 480, 0, 0, 14, 7, 2, 1,
+      0},
   {"s4 pw1 3x320->80 @49", L_PW, 3, 3, 320, 80, 7, 7, 1, 0, 0},
   {"s4 dw 240 s1 7", L_DW, 3, 240, 0, 0, 7, 7, 1, 1, 0},
   {"s4 dw 240 s1 7 by plane", L_DW_PLANE, 0, 240, 0, 0, 7, 7, 1, 1, 0},
@@ -122,6 +125,7 @@ layer_flops (const layer * l)
       return 2.0 * 9 * l->cin * l->cout * o;
     case L_MAXPOOL:
     case L_AVGPOOL:
+    case L_AVGPOOL_PLANE:
       return 9.0 * l->groups * o;       /* one op per tap */
     case L_DENSE:
       return 2.0 * l->cin * l->cout;
@@ -167,9 +171,11 @@ bufs_make (const layer * l, const sn_kernel_table * const *tabs, int nt,
   b->res = random_floats (nout);
   b->w = random_floats (nw);
   b->bias = random_floats (nb);
-  if (l->kind != L_PW && l->kind != L_CONV_MULTI && l->kind != L_DW)
+  bool planes = l->kind == L_DW || l->kind == L_MAXPOOL
+      || l->kind == L_AVGPOOL;  /* out_rows: one per plane */
+  if (l->kind != L_PW && l->kind != L_CONV_MULTI && !planes)
     return;
-  int rows = l->kind == L_DW ? l->groups : l->groups * l->cout;
+  int rows = planes ? l->groups : l->groups * l->cout;
   b->out_rows = malloc (sizeof (float *) * (size_t) rows);
   b->res_rows = malloc (sizeof (float *) * (size_t) rows);
   for (int r = 0; r < rows; r++) {
@@ -234,6 +240,17 @@ run_planes (const layer * l, const bufs * b, const sn_kernel_table * t)
     t->dw_multi (&a, 0, l->out_hw);
     return;
   }
+  sn_pool_args pa = {
+    .kind = l->kind == L_MAXPOOL ? SN_POOL_MAX : SN_POOL_AVG,
+    .count_include_pad = true, .in_h = l->in_hw, .in_w = l->in_hw,
+    .out_h = l->out_hw, .out_w = l->out_hw, .k_h = 3, .k_w = 3,
+    .stride_h = l->stride, .stride_w = l->stride, .pad_top = l->pad,
+    .pad_left = l->pad, .in = b->in
+  };
+  if (l->kind == L_MAXPOOL || l->kind == L_AVGPOOL) {
+    t->pool_multi (&pa, l->groups, ip, b->out_rows, 0, l->out_hw);
+    return;
+  }
   for (int c = 0; c < l->groups; c++) {
     if (l->kind == L_DW_PLANE) {
       sn_dw_args a = { .in_h = l->in_hw, .in_w = l->in_hw, .out_h = l->out_hw,
@@ -243,13 +260,9 @@ run_planes (const layer * l, const bufs * b, const sn_kernel_table * t)
       };
       t->dw3x3 (&a, 0, l->out_hw);
     } else {
-      sn_pool_args a = {
-        .kind = l->kind == L_MAXPOOL ? SN_POOL_MAX : SN_POOL_AVG,
-        .in_h = l->in_hw, .in_w = l->in_hw, .out_h = l->out_hw,
-        .out_w = l->out_hw, .k_h = 3, .k_w = 3, .stride_h = l->stride,
-        .stride_w = l->stride, .pad_top = l->pad, .pad_left = l->pad,
-        .in = b->in + c * ip, .out = b->out + c * op
-      };
+      sn_pool_args a = pa;
+      a.in = b->in + c * ip;
+      a.out = b->out + c * op;
       t->pool (&a, 0, l->out_hw);
     }
   }

@@ -957,6 +957,84 @@ pool_suite (const sn_kernel_table * t)
     }
 }
 
+/* pool_multi on `planes` planes (input planes in_plane apart, possibly
+ * padded; outputs through plane pointers in reverse order) must equal the
+ * table's pool plane by plane, bit for bit. rows_only: its input holds only
+ * the rows it needs (band_input). */
+static void
+pool_multi_test (const sn_kernel_table * t, sn_pool_args a, int planes,
+    int oy0, int oy1, bool guard_after, bool rows_only)
+{
+  size_t in_n = (size_t) a.in_h * a.in_w, n = (size_t) a.out_h * a.out_w;
+  size_t in_plane = in_n + (size_t) rng_int (3) * 16;
+  guarded gin = guarded_alloc (in_plane * planes, guard_after);
+  float *got = xmalloc (n * planes * 4), *want = xmalloc (n * planes * 4);
+  float **rows = xmalloc (sizeof (float *) * planes);
+  fill_random (gin.p, in_plane * planes);
+  fill_value (got, n * planes, SENTINEL);
+  fill_value (want, n * planes, SENTINEL);
+  snprintf (current, sizeof current, "pool_multi planes=%d %s%s in=%dx%d "
+      "out=%dx%d k=%dx%d stride=%dx%d pad=(%d,%d) rows=[%d,%d) relu=%d%s",
+      planes, a.kind == SN_POOL_MAX ? "max" : "avg",
+      a.kind == SN_POOL_AVG && a.count_include_pad ? "(incl. pad)" : "",
+      a.in_h, a.in_w, a.out_h, a.out_w, a.k_h, a.k_w, a.stride_h,
+      a.stride_w, a.pad_top, a.pad_left, oy0, oy1, a.relu,
+      rows_only ? " (input rows only)" : "");
+  int i0, i1;
+  window_rows (a.in_h, a.k_h, a.stride_h, a.pad_top, oy0, oy1, &i0, &i1);
+  band_input bin = band_input_make (gin.p, in_plane, planes, a.in_w, i0, i1,
+      !guard_after);
+  for (int j = 0; j < planes; j++)
+    rows[j] = got + (size_t) (planes - 1 - j) * n;
+  sn_pool_args m = a;
+  m.in = rows_only ? bin.origin : gin.p;
+  m.out = NULL;
+  t->pool_multi (&m, planes, rows_only ? bin.plane : in_plane, rows, oy0,
+      oy1);
+  for (int j = 0; j < planes; j++) {
+    sn_pool_args p = a;
+    p.in = gin.p + (size_t) j * in_plane;
+    p.out = want + (size_t) (planes - 1 - j) * n;
+    t->pool (&p, oy0, oy1);
+  }
+  check (t->isa, got, want, NULL, n * planes);
+  guarded_free (&gin);
+  guarded_free (&bin.g);
+  free (got);
+  free (want);
+  free (rows);
+}
+
+static void
+pool_multi_suite (const sn_kernel_table * t)
+{
+  static const int sizes[][2] = { {1, 1}, {2, 3}, {7, 7}, {14, 14},
+  {15, 17}, {28, 28}, {56, 56}, {150, 150}, {5, 41}
+  };
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+    for (int v = 0; v < 16; v++) {
+      /* v: kind, pad_top 0..2, 3x3 stride 2 pad_left 1 (pool3x3_s2) or
+       * 2x2 stride 1 (plane by plane) */
+      bool s2 = v < 12;
+      sn_pool_args a = { .kind = v % 2 ? SN_POOL_MAX : SN_POOL_AVG,
+        .count_include_pad = rng_int (2), .in_h = sizes[s][0],
+        .in_w = sizes[s][1], .k_h = s2 ? 3 : 2, .k_w = s2 ? 3 : 2,
+        .stride_h = s2 ? 2 : 1, .stride_w = s2 ? 2 : 1,
+        .pad_top = s2 ? v / 2 % 3 : v / 2 % 2, .pad_left = s2 ? 1 : 0,
+        .relu = rng_int (2)
+      };
+      int pb = s2 ? v / 6 : 0;
+      a.out_h = out_size (a.in_h, a.k_h, a.stride_h, a.pad_top, pb);
+      a.out_w = out_size (a.in_w, a.k_w, a.stride_w, a.pad_left, pb);
+      if (a.out_h == 0 || a.out_w == 0)
+        continue;
+      int oy0 = rng_int (2) ? rng_int (a.out_h) : 0;
+      int oy1 = oy0 + 1 + rng_int (a.out_h - oy0);
+      int planes = rng_int (4) == 0 ? 41 : 1 + rng_int (6);
+      pool_multi_test (t, a, planes, oy0, oy1, rng_int (2), rng_int (2));
+    }
+}
+
 /* ----------------------------------------------------------- dense (FC) */
 static void
 dense_test (const sn_kernel_table * t, int c_in, int K, int k0, int k1,
@@ -1108,6 +1186,7 @@ main (int argc, char **argv)
     conv_suite (t);
     conv_multi_suite (t);
     pool_suite (t);
+    pool_multi_suite (t);
     dense_suite (t);
     mean_suite (t);
     printf ("kernels: %s: %d passed, %d failed\n", t->isa, n_pass - pass0,
