@@ -462,10 +462,12 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
   }
   e->workers = calloc (threads, sizeof (sn_worker));
   e->op_seconds = calloc (g->n_ops, sizeof (double));
+  e->op_finish = calloc ((size_t) threads * g->n_ops, sizeof (double));
   e->claim_stride = round_up (3 * (g->n_ops + 1), 16);
   e->claimed = aligned_alloc (64, sizeof (int) * threads * e->claim_stride);
   e->done = calloc (g->n_ops + 1, sizeof (int));
-  bool ok = e->workers && e->op_seconds && e->claimed && e->done;
+  bool ok = e->workers && e->op_seconds && e->op_finish && e->claimed
+      && e->done;
   if (ok && threads == 1) {
     ok = worker_init (e, &e->alone, &e->workers[0]) == SN_OK;
     e->n_workers = ok;
@@ -491,6 +493,7 @@ sn_exec_free (sn_exec *e)
     worker_free (e->g, &e->team_worker);
   free (e->workers);
   free (e->op_seconds);
+  free (e->op_finish);
   free (e->claimed);
   free (e->done);
   free (e->head_in);
@@ -887,6 +890,36 @@ halo_shared (sn_exec *e, int i, int band, int s)
   wait_done (&counters[2 * n + i], s + 1);
 }
 
+/* Profiling a team: each thread stamps when it finished its last task of
+ * op i; thread 0, once the op is done, charges it from t0 (the previous
+ * op's end) to the latest stamp. The op's end is then right even when a
+ * thread (thread 0 included) was preempted and the others did its tasks;
+ * a stamp older than t0 (a thread without tasks in op i this time) does
+ * not count. Stamps are atomic: a thread may stamp op i of the next image
+ * while thread 0 reads this one's. */
+static void
+op_finished (sn_exec *e, int tid, int i)
+{
+  double now = omp_get_wtime ();
+  __atomic_store (&e->op_finish[(size_t) tid * e->g->n_ops + i], &now,
+      __ATOMIC_RELAXED);
+}
+
+/* Returns op i's end. */
+static double
+op_profile (sn_exec *e, int i, double t0, double weight)
+{
+  double end = t0;
+  for (int t = 0; t < e->team.team; t++) {
+    double stamp;
+    __atomic_load (&e->op_finish[(size_t) t * e->g->n_ops + i], &stamp,
+        __ATOMIC_RELAXED);
+    end = stamp > end ? stamp : end;
+  }
+  e->op_seconds[i] += (end - t0) * weight;
+  return end;
+}
+
 /* All threads of the team on the s-th shared image of this run. */
 static void
 run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
@@ -917,14 +950,13 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
         finished++;
       }
     }
+    if (finished && e->profiling && i < g->n_ops)
+      op_finished (e, tid, i);
     if (finished)              /* one release for all of this thread's tasks */
       __atomic_fetch_add (&e->done[i], finished, __ATOMIC_RELEASE);
     wait_done (&e->done[i], (s + 1) * n_tasks);
-    if (e->profiling && tid == 0 && i < g->n_ops) {
-      double t1 = omp_get_wtime ();
-      e->op_seconds[i] += (t1 - t0) * weight;
-      t0 = t1;
-    }
+    if (e->profiling && tid == 0 && i < g->n_ops)
+      t0 = op_profile (e, i, t0, weight);
   }
 }
 

@@ -80,6 +80,9 @@ typedef struct {
   int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
+  double *op_finish;       /* [threads][g->n_ops] shared mode, profiling:
+                              when each thread finished its last task of
+                              each op (an op ends at the latest of them) */
   int *claimed;            /* [threads][claim_stride] per band (shared mode):
                               tasks handed out per op, then halo copies
                               claimed and done per op; a band's counters

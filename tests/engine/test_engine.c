@@ -1,5 +1,6 @@
 /* test_engine.c - the engine's public API: bad input gets a clear error
- * (never a crash), batches and thread counts agree, helpers are right.
+ * (never a crash), batches and thread counts agree, the per-op profile is
+ * whole, helpers are right.
  *
  *   test_engine GOOD.onnx UNSUPPORTED.onnx
  * GOOD is a small NCHW ShuffleNet; UNSUPPORTED uses an op the engine refuses
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shufflenet.h"
@@ -206,6 +208,61 @@ test_runs (const unsigned char *good, size_t size)
   free (single);
 }
 
+static double
+wall_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* The per-op profile on 1 and 2 threads: every op named, with a kind and
+ * a time >= 0 that add up to no more than the run's wall time, and to more
+ * than nothing. (Its accuracy is a benchmark's matter, not a test's.) */
+static void
+test_profile (const unsigned char *good, size_t size)
+{
+  sn_model *m;
+  sn_error err;
+  if (sn_model_load_memory (good, size, &m, &err) != SN_OK)
+    return;
+  sn_input_info in;
+  sn_model_input_info (m, &in);
+  size_t image = (size_t) in.channels * in.height * in.width;
+  float *x = calloc (image, sizeof (float));
+  float *y = malloc (sizeof (float) * sn_model_num_classes (m));
+  for (int threads = 1; threads <= 2; threads++) {
+    sn_context *c;
+    if (sn_context_create (m, threads, &c, &err) != SN_OK) {
+      CHECK (0, "%s", err.message);
+      continue;
+    }
+    sn_context_set_profiling (c, true);
+    sn_context_run (c, x, 1, y, &err);           /* warm-up */
+    double t0 = wall_ms ();
+    sn_status s = sn_context_run (c, x, 1, y, &err);
+    double wall = wall_ms () - t0, sum = 0.0;
+    int n = sn_context_profile_at (c, 0, NULL, NULL, NULL, NULL), bad = 0;
+    for (int i = 0; i < n; i++) {
+      const char *name, *kind;
+      double ms = -1.0, macs = -1.0;
+      sn_context_profile_at (c, i, &name, &kind, &ms, &macs);
+      bad += !name || !*name || !kind || !*kind || ms < 0.0 || macs < 0.0;
+      sum += ms;
+    }
+    const char *past;
+    sn_context_profile_at (c, n, &past, NULL, NULL, NULL);
+    CHECK (s == SN_OK && n > 0 && bad == 0 && past == NULL,
+        "%d threads: %d ops, %d without name, kind or time", threads, n, bad);
+    CHECK (sum > 0.0 && sum <= wall + 0.01, "%d threads: ops sum to %.3f ms "
+        "in a run of %.3f ms", threads, sum, wall);
+    sn_context_free (c);
+  }
+  sn_model_free (m);
+  free (x);
+  free (y);
+}
+
 static void
 test_helpers (void)
 {
@@ -242,6 +299,7 @@ main (int argc, char **argv)
   test_bad_files (argv[2]);
   test_corrupt_bytes (good, size);
   test_runs (good, size);
+  test_profile (good, size);
   free (good);
   printf ("engine: %d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
