@@ -94,6 +94,20 @@ typedef struct {
 typedef void (*sn_dw_multi_kernel) (const sn_dw_multi_args *a, int oy0,
     int oy1);
 
+/* Plane j of a several-plane depthwise call, as a one-plane call. */
+static inline sn_dw_args
+sn_dw_multi_plane (const sn_dw_multi_args *a, int j)
+{
+  sn_dw_args p = { .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
+    .out_w = a->out_w, .k = a->k, .stride = a->stride,
+    .pad_top = a->pad_top, .pad_left = a->pad_left,
+    .in = a->in + (size_t) j * a->in_plane,
+    .weight = a->weight + (size_t) j * a->k * a->k, .bias = a->bias[j],
+    .out = a->out_rows[j], .relu = a->relu
+  };
+  return p;
+}
+
 /* ---- dense convolution (any groups/kernel/stride) of one output plane ----
  *   out[oy][ox] = epilogue( bias + sum_{ci<cin, ky<kh, kx<kw}
  *                 weight[(ci*kh + ky)*kw + kx] * in[ci][iy][ix] )
@@ -163,6 +177,17 @@ typedef void (*sn_pool_kernel) (const sn_pool_args *a, int oy0, int oy1);
  * the column masks and row windows once for all its planes. */
 typedef void (*sn_pool_multi_kernel) (const sn_pool_args *a, int planes,
     size_t in_plane, float *const *out_rows, int oy0, int oy1);
+
+/* Plane j of a several-plane pool call, as a one-plane call. */
+static inline sn_pool_args
+sn_pool_multi_plane (const sn_pool_args *a, size_t in_plane,
+    float *const *out_rows, int j)
+{
+  sn_pool_args p = *a;
+  p.in = a->in + (size_t) j * in_plane;
+  p.out = out_rows[j];
+  return p;
+}
 
 /* Reference kernels: plain C, the definition of correctness. */
 void sn_pw_f32__ref (const sn_pw_args *a, int co0, int co1, size_t p0, size_t p1);

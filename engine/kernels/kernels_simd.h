@@ -659,13 +659,7 @@ SN_FN (sn_dw_multi_f32) (const sn_dw_multi_args *a, int oy0, int oy1)
     return;
   }
   for (int j = 0; j < a->planes; j++) {
-    sn_dw_args p = { .in_h = a->in_h, .in_w = a->in_w, .out_h = a->out_h,
-      .out_w = a->out_w, .k = a->k, .stride = a->stride,
-      .pad_top = a->pad_top, .pad_left = a->pad_left,
-      .in = a->in + (size_t) j * a->in_plane,
-      .weight = a->weight + (size_t) j * a->k * a->k, .bias = a->bias[j],
-      .out = a->out_rows[j], .relu = a->relu
-    };
+    sn_dw_args p = sn_dw_multi_plane (a, j);
     SN_FN (sn_dw_f32) (&p, oy0, oy1);
   }
 }
@@ -1080,9 +1074,7 @@ SN_FN (sn_pool_multi_f32) (const sn_pool_args *a, int planes,
     return;
   }
   for (int j = 0; j < planes; j++) {
-    sn_pool_args p = *a;
-    p.in = a->in + (size_t) j * in_plane;
-    p.out = out_rows[j];
+    sn_pool_args p = sn_pool_multi_plane (a, in_plane, out_rows, j);
     SN_FN (sn_pool_f32) (&p, oy0, oy1);
   }
 }
