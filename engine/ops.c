@@ -813,7 +813,7 @@ copy_output (const sn_exec *e, const sn_worker *w, float *out)
  * has each band's halo copied, by whoever claims the band's copy (its own
  * thread, unless that one is late), before any of the band's tasks runs.
  * An op that is not banded splits its tasks the same way into one
- * contiguous part per thread (op_part), each with a counter of its own:
+ * contiguous part per thread (op_parts), each with a counter of its own:
  * tasks run in channel order, so consecutive ops give thread t the same
  * range of channels (stage 4's 7x7 convs: a thread reads mostly the planes
  * it wrote, instead of every other channel block from the other core).
@@ -843,28 +843,9 @@ wait_done (const int *done, int limit)
   }
 }
 
-/* Op i's tasks part k of `parts` (run_image_shared): tasks [*lo, *lo +
- * *len) of one image. A banded op's parts are its bands; another op's are
- * near-equal runs of its task list. */
-static void
-op_part (const sn_exec *e, int i, int parts, int k, int *lo, int *len)
-{
-  if (i == e->g->n_ops) {       /* the output copy */
-    *lo = 0;
-    *len = 1;
-    return;
-  }
-  const sn_op_binding *b = &e->team_worker.bind[i];
-  if (b->bands > 1) {
-    *lo = k * b->band_tasks;
-    *len = b->band_tasks;
-    return;
-  }
-  *lo = k * b->n_tasks / parts;
-  *len = (k + 1) * b->n_tasks / parts - *lo;
-}
-
-/* How many parts op i's tasks are claimed in on a team of `team`. */
+/* How many parts op i's tasks are claimed in on a team of `team`: a
+ * banded op's bands, else near-equal runs of its task list (part k holds
+ * tasks [k n / parts, (k + 1) n / parts) of one image's n). */
 static int
 op_parts (const sn_exec *e, int i, int team)
 {
@@ -935,8 +916,8 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
     int t, finished = 0;
     for (int k = 0; k < parts; k++) {
       int part = (tid + k) % parts;   /* its own part (band) first */
-      int lo, len;
-      op_part (e, i, parts, part, &lo, &len);
+      int lo = part * n_tasks / parts;
+      int len = (part + 1) * n_tasks / parts - lo;
       int *claimed = &e->claimed[part * e->claim_stride + i];
       int base = s * len;
       if (halo && __atomic_load_n (claimed, __ATOMIC_RELAXED)

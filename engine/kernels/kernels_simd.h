@@ -582,6 +582,14 @@ dw3x3_s1_flat (const sn_dw_args *a, int oy0, int oy1)
     dw3x3_s1_flat_ (a, oy0, oy1, false);
 }
 
+/* The geometry of the flat walk: stride 1, pad 1 all round, same size. */
+SN_VINLINE bool
+dw_is_flat (const sn_dw_args *a)
+{
+  return a->k == 3 && a->stride == 1 && a->pad_top == 1 && a->pad_left == 1
+      && a->in_w == a->out_w && a->in_h == a->out_h;
+}
+
 /* Several planes: the steps' masks once, then every plane through them. */
 #define SN_DW_MULTI_STEPS 32
 
@@ -635,8 +643,7 @@ SN_FN (sn_dw_f32) (const sn_dw_args *a, int oy0, int oy1)
     sn_dw_f32__ref (a, oy0, oy1);
     return;
   }
-  if (a->stride == 1 && a->pad_top == 1 && a->pad_left == 1
-      && a->in_w == a->out_w && a->in_h == a->out_h)
+  if (dw_is_flat (a))
     dw3x3_s1_flat (a, oy0, oy1);
   else
     dw3x3_rows (a, oy0, oy1);
@@ -648,10 +655,11 @@ void
 SN_FN (sn_dw_multi_f32) (const sn_dw_multi_args *a, int oy0, int oy1)
 {
   assert (oy0 >= 0 && oy1 <= a->out_h);
-  bool flat = a->k == 3 && a->stride == 1 && a->pad_top == 1
-      && a->pad_left == 1 && a->in_w == a->out_w && a->in_h == a->out_h;
+  if (a->planes < 1 || oy0 >= oy1)
+    return;
+  sn_dw_args first = sn_dw_multi_plane (a, 0);
   size_t outputs = (size_t) (oy1 - oy0) * a->in_w;
-  if (flat && oy0 < oy1 && outputs <= (size_t) SN_DW_MULTI_STEPS * VL) {
+  if (dw_is_flat (&first) && outputs <= (size_t) SN_DW_MULTI_STEPS * VL) {
     if (a->relu)
       dw3x3_s1_flat_multi_ (a, oy0, oy1, true);
     else
@@ -962,7 +970,7 @@ pool3x3_s2_row (const sn_pool_args *a, const pool_s2_cols *pc,
 }
 
 /* Rows [oy0, oy1) of `planes` planes: plane j at in + j * in_plane ->
- * out_rows[j] (pool_multi), or the one plane a->in -> a->out. */
+ * out_rows[j]. */
 #define SN_POOL_MULTI_ROWS 64
 
 SN_VINLINE void
@@ -976,11 +984,10 @@ pool3x3_s2_ (const sn_pool_args *a, int planes, size_t in_plane,
   for (int k = 0; k < n; k++)
     wr[k] = pool_s2_rows_make (a, oy0 + k);
   for (int j = 0; j < planes; j++) {
-    const float *in = out_rows ? a->in + (size_t) j * in_plane : a->in;
-    float *out = out_rows ? out_rows[j] : a->out;
+    const float *in = a->in + (size_t) j * in_plane;
     for (int k = 0; k < n; k++)
-      pool3x3_s2_row (a, &pc, wr[k], in, out + (size_t) (oy0 + k) * a->out_w,
-          is_max, relu);
+      pool3x3_s2_row (a, &pc, wr[k], in, out_rows[j]
+          + (size_t) (oy0 + k) * a->out_w, is_max, relu);
   }
 }
 
@@ -1052,7 +1059,7 @@ SN_FN (sn_pool_f32) (const sn_pool_args *a, int oy0, int oy1)
     return;
   }
   if (pool_is_3x3_s2 (a))
-    pool3x3_s2 (a, 1, 0, NULL, oy0, oy1);
+    pool3x3_s2 (a, 1, 0, &a->out, oy0, oy1);
   else if (a->k_w == 3 && a->k_h == 3)
     pool3x3 (a, oy0, oy1);
   else if (a->stride_w == 2)

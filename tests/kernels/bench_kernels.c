@@ -171,8 +171,9 @@ bufs_make (const layer * l, const sn_kernel_table * const *tabs, int nt,
   b->res = random_floats (nout);
   b->w = random_floats (nw);
   b->bias = random_floats (nb);
-  bool planes = l->kind == L_DW || l->kind == L_MAXPOOL
-      || l->kind == L_AVGPOOL;  /* out_rows: one per plane */
+  bool planes = l->kind == L_DW || l->kind == L_DW_PLANE
+      || l->kind == L_MAXPOOL || l->kind == L_AVGPOOL
+      || l->kind == L_AVGPOOL_PLANE;  /* out_rows: one per plane */
   if (l->kind != L_PW && l->kind != L_CONV_MULTI && !planes)
     return;
   int rows = planes ? l->groups : l->groups * l->cout;
@@ -229,17 +230,13 @@ run_pw (const layer * l, const bufs * b, const sn_kernel_table * t, int ti)
 static void
 run_planes (const layer * l, const bufs * b, const sn_kernel_table * t)
 {
-  size_t ip = (size_t) l->in_hw * l->in_hw, op = (size_t) l->out_hw * l->out_hw;
-  if (l->kind == L_DW) {          /* all planes in one call, as the engine */
-    sn_dw_multi_args a = { .in_h = l->in_hw, .in_w = l->in_hw,
-      .out_h = l->out_hw, .out_w = l->out_hw, .k = 3, .stride = l->stride,
-      .pad_top = l->pad, .pad_left = l->pad, .planes = l->groups,
-      .in = b->in, .in_plane = ip, .weight = b->w, .bias = b->bias,
-      .out_rows = b->out_rows, .relu = false
-    };
-    t->dw_multi (&a, 0, l->out_hw);
-    return;
-  }
+  size_t ip = (size_t) l->in_hw * l->in_hw;
+  sn_dw_multi_args da = { .in_h = l->in_hw, .in_w = l->in_hw,
+    .out_h = l->out_hw, .out_w = l->out_hw, .k = 3, .stride = l->stride,
+    .pad_top = l->pad, .pad_left = l->pad, .planes = l->groups,
+    .in = b->in, .in_plane = ip, .weight = b->w, .bias = b->bias,
+    .out_rows = b->out_rows, .relu = false
+  };
   sn_pool_args pa = {
     .kind = l->kind == L_MAXPOOL ? SN_POOL_MAX : SN_POOL_AVG,
     .count_include_pad = true, .in_h = l->in_hw, .in_w = l->in_hw,
@@ -247,24 +244,21 @@ run_planes (const layer * l, const bufs * b, const sn_kernel_table * t)
     .stride_h = l->stride, .stride_w = l->stride, .pad_top = l->pad,
     .pad_left = l->pad, .in = b->in
   };
-  if (l->kind == L_MAXPOOL || l->kind == L_AVGPOOL) {
-    t->pool_multi (&pa, l->groups, ip, b->out_rows, 0, l->out_hw);
-    return;
-  }
-  for (int c = 0; c < l->groups; c++) {
-    if (l->kind == L_DW_PLANE) {
-      sn_dw_args a = { .in_h = l->in_hw, .in_w = l->in_hw, .out_h = l->out_hw,
-        .out_w = l->out_hw, .k = 3, .stride = l->stride, .pad_top = l->pad,
-        .pad_left = l->pad, .in = b->in + c * ip, .weight = b->w + 9 * c,
-        .bias = b->bias[c], .out = b->out + c * op, .relu = false
-      };
+  /* all planes in one call, as the engine, or one plane a call */
+  if (l->kind == L_DW) {
+    t->dw_multi (&da, 0, l->out_hw);
+  } else if (l->kind == L_DW_PLANE) {
+    for (int c = 0; c < l->groups; c++) {
+      sn_dw_args a = sn_dw_multi_plane (&da, c);
       t->dw3x3 (&a, 0, l->out_hw);
-    } else {
-      sn_pool_args a = pa;
-      a.in = b->in + c * ip;
-      a.out = b->out + c * op;
+    }
+  } else if (l->kind == L_AVGPOOL_PLANE) {
+    for (int c = 0; c < l->groups; c++) {
+      sn_pool_args a = sn_pool_multi_plane (&pa, ip, b->out_rows, c);
       t->pool (&a, 0, l->out_hw);
     }
+  } else {
+    t->pool_multi (&pa, l->groups, ip, b->out_rows, 0, l->out_hw);
   }
 }
 
