@@ -48,17 +48,26 @@ if [ ${#photos[@]} -eq 0 ]; then
   photos=("$dir/chelsea.png" "$dir/coffee.png" "$dir/motorcycle_right.png")
 fi
 
-# One branch per photo into concat: decode, scale, repeat as N frames.
+# Each photo is decoded, scaled and repeated as N raw I420 frames by a
+# pipeline of its own, appended to one raw file; one more pipeline encodes
+# that file. (One pipeline with a concat of decodebin branches sometimes
+# never ended.)
 read -ra encoder <<<"$encoder"
-launch=(concat name=c ! videoconvert ! "${encoder[@]}" ! filesink "location=$output")
+raw_dir=$(mktemp -d)
+trap 'rm -rf "$raw_dir"' EXIT
+caps="video/x-raw,format=I420,width=$width,height=$height"
+i=0
 for p in "${photos[@]}"; do
   if [ ! -f "$p" ] || [ ! -r "$p" ]; then
     sn_die "cannot read the photo '$p'"
   fi
-  launch+=(filesrc "location=$p" ! decodebin ! videoconvert ! videoscale
-    ! "video/x-raw,format=I420,width=$width,height=$height,pixel-aspect-ratio=1/1"
-    ! imagefreeze "num-buffers=$frames" ! "video/x-raw,framerate=$fps/1"
-    ! c.)
+  sn_run_launch -q filesrc "location=$p" ! decodebin ! videoconvert ! videoscale \
+    ! "$caps,pixel-aspect-ratio=1/1" ! imagefreeze "num-buffers=$frames" \
+    ! "video/x-raw,framerate=$fps/1" ! filesink "location=$raw_dir/$i.yuv"
+  cat "$raw_dir/$i.yuv" >>"$raw_dir/all.yuv"
+  i=$((i + 1))
 done
-sn_run_launch -q "${launch[@]}"
+sn_run_launch -q filesrc "location=$raw_dir/all.yuv" \
+  ! rawvideoparse format=i420 "width=$width" "height=$height" "framerate=$fps/1" \
+  ! videoconvert ! "${encoder[@]}" ! filesink "location=$output"
 echo "$sn_prog: $output: $((frames * ${#photos[@]})) frames of ${width}x$height" >&2
