@@ -15,10 +15,10 @@
 # instrumented plugin): ASan and UBSan preloaded, so bad accesses and
 # undefined behaviour in our code still abort them, but no leak checking
 # (the hosts' own allocations would drown it). The tests make their input
-# clips without the preload (tests/pipelines/pipetest.py, make_clip: that
-# gst-launch with decodebin and concat runs no code of ours and sometimes
-# hangs with ASan preloaded); pipelines-demo is left out of this run
-# because demo.sh makes its clip the same way inside the script (the
+# clips without the preload (tests/pipelines/pipetest.py, make_clip:
+# make-clip.sh runs no code of ours; its former decodebin + concat pipeline
+# sometimes hung with ASan preloaded); pipelines-demo is left out of this run
+# because demo.sh makes its clip inside the script (the
 # element's paths it takes are the other pipeline tests'). Not run here:
 # python-only tests that run no code of ours (converter, fetch script,
 # labels) and the fuzz suite, which builds its own clang ASan binaries in
