@@ -739,7 +739,7 @@ SN_FN (sn_conv_f32) (const sn_conv_args *a, int oy0, int oy1)
  * stack) with it, writing each channel's band of rows (contiguous in its
  * plane) with bias and ReLU. Geometry beyond the stack buffers, or not
  * kw <= 8 with stride_w 1 or 2, runs the single-plane kernel per channel. */
-#define SN_CONV_PATCH_FLOATS 6144       /* 24 KiB: K x band pixels */
+#define SN_CONV_PATCH_FLOATS 12288      /* 48 KiB: K x band pixels */
 #define SN_CONV_WEIGHT_FLOATS 2048      /* packed [cout][K] */
 #define SN_CONV_MAX_COUT 256
 
@@ -792,8 +792,9 @@ conv_multi_gemm (const sn_conv_multi_args *a, int co0, int co1, int oy0,
   float packed[SN_CONV_WEIGHT_FLOATS];  /* pw packing of [nco][K] */
   float patch[SN_CONV_PATCH_FLOATS];    /* [K][band pixels] */
   float *rows[SN_CONV_MAX_COUT];        /* band start in each plane */
-  /* a band of about 4 pixel tiles, as many whole rows as fit */
-  int nr = (4 * SN_PW_NR * VL + a->out_w - 1) / a->out_w;
+  /* a band of about 16 pixel tiles (few masked tails), as many whole rows
+   * as fit */
+  int nr = (16 * SN_PW_NR * VL + a->out_w - 1) / a->out_w;
   if ((size_t) nr * a->out_w * K > SN_CONV_PATCH_FLOATS)
     nr = SN_CONV_PATCH_FLOATS / (a->out_w * K);
   SN_FN (sn_pw_pack) (a->weight + (size_t) co0 * K, nco, K, packed);
