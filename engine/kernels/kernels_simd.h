@@ -80,7 +80,7 @@ vf_store_n (float *p, vf v, int n)
   if (n >= VL)
     vf_store (p, v);
   else
-    vf_mask_store (p, vm_first (n), v);
+    vf_store_first (p, v, n);
 }
 
 /* ======================= 1x1 convolution (GEMM) ========================
@@ -108,29 +108,31 @@ SN_FN (sn_pw_pack) (const float *w, int cout, int cin, float *packed)
 }
 
 /* Epilogue of one output vector: + residual, ReLU, store (the last
- * vector of a masked tile through `tail`). */
+ * vector of a masked tile: its first tail_n lanes, `tail`). */
 SN_VINLINE void
 pw_store_vec (float *out, const float *res, vf x, bool relu, bool part,
-    vmask tail)
+    vmask tail, int tail_n)
 {
   if (res)
     x = vf_add (x, part ? vf_maskz_load (tail, res) : vf_load (res));
   x = vf_relu_if (x, relu);
   if (part)
-    vf_mask_store (out, tail, x);
+    vf_store_first (out, x, tail_n);
   else
     vf_store (out, x);
 }
 
 /* One micro-tile: output channels [cb*MR, cb*MR + mr) x nv vectors of
- * pixels from p (the last one holding only the lanes in `tail` when
+ * pixels from p (the last one holding only its first tail_n lanes when
  * masked); rows outside [co0, co1) are computed but not stored. mr is MR,
  * or MR/2 for a block whose upper half lies outside the tile.
  *   wb : packed block [cin][MR]; in : cin planes (stride in_plane). */
 SN_VINLINE void
 pw_tile (const sn_pw_args *a, const float *wb, int cb, int co0, int co1,
-    size_t p, const int mr, const int nv, const bool masked, vmask tail)
+    size_t p, const int mr, const int nv, const bool masked, int tail_n)
 {
+  const vmask tail = vm_first (tail_n);
+  const bool relu = a->relu;
   vf acc[SN_PW_MR][SN_PW_NR];   /* [channel][pixel vector] */
   for (int r = 0; r < mr; r++) {
     int co = cb * SN_PW_MR + r;
@@ -159,23 +161,23 @@ pw_tile (const sn_pw_args *a, const float *wb, int cb, int co0, int co1,
     const float *res = a->res_rows ? a->res_rows[co] + p : NULL;
     for (int v = 0; v < nv; v++)
       pw_store_vec (out + v * VL, res ? res + v * VL : NULL, acc[r][v],
-          a->relu, masked && v == nv - 1, tail);
+          relu, masked && v == nv - 1, tail, tail_n);
   }
 }
 
 /* All channel blocks of one pixel tile of nv vectors (compile-time). */
 SN_VINLINE void
 pw_tiles (const sn_pw_args *a, int co0, int co1, size_t p, const int nv,
-    const bool masked, vmask tail)
+    const bool masked, int tail_n)
 {
   const int half = SN_PW_MR / 2;
   int cb0 = co0 / SN_PW_MR, cb1 = (co1 + SN_PW_MR - 1) / SN_PW_MR;
   for (int cb = cb0; cb < cb1; cb++) {
     const float *wb = a->weight + (size_t) cb * a->cin * SN_PW_MR;
     if (co1 - cb * SN_PW_MR <= half)
-      pw_tile (a, wb, cb, co0, co1, p, half, nv, masked, tail);
+      pw_tile (a, wb, cb, co0, co1, p, half, nv, masked, tail_n);
     else
-      pw_tile (a, wb, cb, co0, co1, p, SN_PW_MR, nv, masked, tail);
+      pw_tile (a, wb, cb, co0, co1, p, SN_PW_MR, nv, masked, tail_n);
   }
 }
 
@@ -268,10 +270,10 @@ pw_tail (const sn_pw_args *a, int co0, int co1, size_t p, size_t n)
     return;
   }
   int nv = (int) ((n + VL - 1) / VL);
-  vmask tail = vm_first ((int) (n - (size_t) (nv - 1) * VL));
+  int tail_n = (int) (n - (size_t) (nv - 1) * VL);
   switch (nv) {
 #define SN_PW_TAIL_CASE(k) \
-    case k: pw_tiles (a, co0, co1, p, k, true, tail); break;
+    case k: pw_tiles (a, co0, co1, p, k, true, tail_n); break;
     SN_PW_TAIL_CASE (1)
 #if SN_PW_NR >= 2
     SN_PW_TAIL_CASE (2)
@@ -309,7 +311,7 @@ SN_FN (sn_pw_f32) (const sn_pw_args *a, int co0, int co1, size_t p0,
     return;
   size_t p = p0;
   for (; p + tile <= p1; p += tile)
-    pw_tiles (a, co0, co1, p, SN_PW_NR, false, vm_all ());
+    pw_tiles (a, co0, co1, p, SN_PW_NR, false, VL);
   if (p < p1)
     pw_tail (a, co0, co1, p, p1 - p);
 }

@@ -118,10 +118,12 @@ vf_mask_load (vf src, vmask m, const float *p)
   return _mm512_mask_loadu_ps (src, m, p);
 }
 
+/* The first n lanes of v (n clamped to [0, VL]) to p; the floats after
+ * them are not touched. */
 SN_VINLINE void
-vf_mask_store (float *p, vmask m, vf v)
+vf_store_first (float *p, vf v, int n)
 {
-  _mm512_mask_storeu_ps (p, m, v);
+  _mm512_mask_storeu_ps (p, vm_first (n), v);
 }
 
 /* m ? a + b : a */
