@@ -347,9 +347,11 @@ row_cols_make (row_cols * rc, int in_w, int x0, const int stride,
   }
 }
 
+/* Stride 2 with `pairs`: the taps in pair order (vf_even_pairs), for a
+ * caller that puts its lane-wise result back with vf_pairs_to_lanes. */
 SN_VINLINE void
-row_taps (const float *row, const row_cols * rc, int x0, const int stride,
-    int pad_left, const int kw, vf fill, vf * t)
+row_taps_ (const float *row, const row_cols * rc, int x0, const int stride,
+    int pad_left, const int kw, vf fill, vf * t, const bool pairs)
 {
   ptrdiff_t q0 = (ptrdiff_t) x0 * stride - pad_left;
   if (stride == 1) {
@@ -367,10 +369,17 @@ row_taps (const float *row, const row_cols * rc, int x0, const int stride,
       lo = vf_mask_load (fill, rc->m[kx], sn_at (row, q0 + kx));
       hi = vf_mask_load (fill, rc->m[kx + 1], sn_at (row, q0 + kx + VL));
     }
-    t[kx] = vf_even (lo, hi);
+    t[kx] = pairs ? vf_even_pairs (lo, hi) : vf_even (lo, hi);
     if (kx + 1 < kw)
-      t[kx + 1] = vf_odd (lo, hi);
+      t[kx + 1] = pairs ? vf_odd_pairs (lo, hi) : vf_odd (lo, hi);
   }
+}
+
+SN_VINLINE void
+row_taps (const float *row, const row_cols * rc, int x0, const int stride,
+    int pad_left, const int kw, vf fill, vf * t)
+{
+  row_taps_ (row, rc, x0, stride, pad_left, kw, fill, t, false);
 }
 
 /* ============== 3x3 windows, one output row at a time ==================
@@ -421,9 +430,9 @@ win3_strip (const win3 * g, int oy0, int oy1, int x0, const int stride_w,
       part[ky] = op == WIN_FMA && ky == 0 ? g->bias : fill;
       if (iy < 0 || iy >= g->in_h)
         continue;
-      vf t[3];
-      row_taps (g->in + (size_t) iy * g->in_w, &rc, x0, stride_w,
-          g->pad_left, 3, fill, t);
+      vf t[3];                  /* stride 2: in pair order */
+      row_taps_ (g->in + (size_t) iy * g->in_w, &rc, x0, stride_w,
+          g->pad_left, 3, fill, t, true);
       for (int kx = 0; kx < 3; kx++)
         part[ky] = op == WIN_FMA ? vf_fma (g->w[3 * ky + kx], t[kx], part[ky])
             : op == WIN_MAX ? vf_max (t[kx], part[ky])
@@ -432,6 +441,8 @@ win3_strip (const win3 * g, int oy0, int oy1, int x0, const int stride_w,
     }
     vf acc = op == WIN_MAX ? vf_max (vf_max (part[0], part[1]), part[2])
         : vf_add (vf_add (part[0], part[1]), part[2]);
+    if (stride_w == 2)
+      acc = vf_pairs_to_lanes (acc);
     if (op == WIN_AVG && g->count_include_pad)
       acc = vf_mul (acc, rcp_cols);
     else if (op == WIN_AVG)     /* nrows is 1..3 */

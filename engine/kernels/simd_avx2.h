@@ -154,21 +154,41 @@ vf_mask_add (vf a, vmask m, vf b)
   return _mm256_add_ps (a, _mm256_and_ps (b, _mm256_castsi256_ps (m)));
 }
 
+/* Lanes 0, 2, 4, ... and 1, 3, 5, ... of the 2*VL floats lo:hi, in "pair
+ * order": one in-lane shuffle leaves them as 0 2 8 10 4 6 12 14 (and 1 3 9
+ * 11 5 7 13 15). Every stride-2 tap of an output vector comes out in the
+ * same order, so lane-wise sums and maxima of them can be put back in lane
+ * order once (vf_pairs_to_lanes) instead of once per tap. */
+SN_VINLINE vf
+vf_even_pairs (vf lo, vf hi)
+{
+  return _mm256_shuffle_ps (lo, hi, _MM_SHUFFLE (2, 0, 2, 0));
+}
+
+SN_VINLINE vf
+vf_odd_pairs (vf lo, vf hi)
+{
+  return _mm256_shuffle_ps (lo, hi, _MM_SHUFFLE (3, 1, 3, 1));
+}
+
+SN_VINLINE vf
+vf_pairs_to_lanes (vf v)
+{
+  return _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd (v),
+          _MM_SHUFFLE (3, 1, 2, 0)));
+}
+
 /* Lanes 0, 2, 4, ... and 1, 3, 5, ... of the 2*VL floats lo:hi. */
 SN_VINLINE vf
 vf_even (vf lo, vf hi)
 {
-  vf t = _mm256_shuffle_ps (lo, hi, _MM_SHUFFLE (2, 0, 2, 0));
-  return _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd (t),
-          _MM_SHUFFLE (3, 1, 2, 0)));
+  return vf_pairs_to_lanes (vf_even_pairs (lo, hi));
 }
 
 SN_VINLINE vf
 vf_odd (vf lo, vf hi)
 {
-  vf t = _mm256_shuffle_ps (lo, hi, _MM_SHUFFLE (3, 1, 3, 1));
-  return _mm256_castpd_ps (_mm256_permute4x64_pd (_mm256_castps_pd (t),
-          _MM_SHUFFLE (3, 1, 2, 0)));
+  return vf_pairs_to_lanes (vf_odd_pairs (lo, hi));
 }
 
 /* prev's last lane, then cur's lanes 0 .. VL-2. */

@@ -150,6 +150,25 @@ vf_odd (vf lo, vf hi)
   return _mm512_permutex2var_ps (lo, idx, hi);
 }
 
+/* One permute gives lane order already: "pair order" is lane order. */
+SN_VINLINE vf
+vf_even_pairs (vf lo, vf hi)
+{
+  return vf_even (lo, hi);
+}
+
+SN_VINLINE vf
+vf_odd_pairs (vf lo, vf hi)
+{
+  return vf_odd (lo, hi);
+}
+
+SN_VINLINE vf
+vf_pairs_to_lanes (vf v)
+{
+  return v;
+}
+
 /* prev's last lane, then cur's lanes 0 .. VL-2. */
 SN_VINLINE vf
 vf_shift_in (vf prev, vf cur)
