@@ -564,15 +564,15 @@ conv_multi_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
  * caller's image read (into L2), a task ahead: the image comes from
  * memory, and the stem's im2col otherwise waits on its first loads. */
 static void
-prefetch_image_rows (const sn_exec *e, const sn_op *op,
-    const sn_op_binding *b, int oy0, int oy1, const float *image)
+prefetch_image_rows (const sn_exec *e, const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int band, int oy0, int oy1, const float *image)
 {
   const sn_value *in = &e->g->values[op->in];
   int i0, i1;
   sn_op_input_rows (e->g, op, oy0, oy1, &i0, &i1);
   for (int c = 0; c < op->in_channels; c++) {
-    const char *p = (const char *) (image + b->in_at[0]
-        + (ptrdiff_t) (c * b->in_plane[0] + (size_t) i0 * in->w));
+    const char *p = (const char *) (op_input (w, b, band, c, image)
+        + (size_t) i0 * in->w);
     size_t bytes = sizeof (float) * (size_t) (i1 - i0) * in->w;
     for (size_t o = 0; o < bytes; o += 64)
       __builtin_prefetch (p + o, 0, 2);
@@ -742,7 +742,7 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
         task_band (b, out_h, task, &k, &r0, &r1);
         sn_band_rows (k, b->row_blocks, r1 - r0, &oy0, &oy1);
         if (b->in_external && r0 + oy1 < r1)
-          prefetch_image_rows (e, op, b, r0 + oy1,
+          prefetch_image_rows (e, w, op, b, band, r0 + oy1,
               r0 + oy1 + (oy1 - oy0) < r1 ? r0 + oy1 + (oy1 - oy0) : r1,
               image);
         conv_multi_rows (e, w, op, b, band, r0 + oy0, r0 + oy1, image);
