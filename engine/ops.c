@@ -896,7 +896,8 @@ halo_shared (sn_exec *e, int i, int band, int s)
 
 /* Profiling a team: each thread stamps when it finished its last task of
  * op i; thread 0, once the op is done, charges it from t0 (the previous
- * op's end) to the latest stamp. The op's end is then right even when a
+ * op's end; for the first op, the run's start, e->shared_t0) to the
+ * latest stamp. The op's end is then right even when a
  * thread (thread 0 included) was preempted and the others did its tasks;
  * a stamp older than t0 (a thread without tasks in op i this time) does
  * not count. Stamps are atomic: a thread may stamp op i of the next image
@@ -931,7 +932,7 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
 {
   const sn_graph *g = e->g;
   const sn_worker *w = &e->team_worker;
-  double t0 = e->profiling && tid == 0 ? omp_get_wtime () : 0.0;
+  double t0 = e->profiling && tid == 0 ? e->shared_t0 : 0.0;
   for (int i = 0; i <= g->n_ops; i++) {
     int parts = op_parts (e, i, e->team.team);
     int n_tasks = i < g->n_ops ? w->bind[i].n_tasks : 1;
@@ -962,6 +963,8 @@ run_image_shared (sn_exec *e, const float *image, float *out, int tid, int s,
     if (e->profiling && tid == 0 && i < g->n_ops)
       t0 = op_profile (e, i, t0, weight);
   }
+  if (e->profiling && tid == 0)
+    e->shared_t0 = t0;
 }
 
 /* One thread alone on one image, on a lone worker (one band, no halos, no
@@ -1126,8 +1129,13 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
   /* the batched head when two or more images run alone */
   int stop = alone >= 2 && !e->profiling && e->head < g->n_ops
       && ensure_head (e, alone) ? e->head : g->n_ops;
-  if (e->profiling)
+  if (e->profiling) {
     memset (e->op_seconds, 0, sizeof (double) * g->n_ops);
+    /* taken here, not by thread 0 in the region: a thread 0 preempted
+     * before it starts would find every op done by the others and charge
+     * them all from its late start (nothing) */
+    e->shared_t0 = omp_get_wtime ();
+  }
   e->next_image = 0;
   e->head_next = 0;
   if (nt == 1) {               /* no team, no shared counters */

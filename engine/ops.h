@@ -80,6 +80,9 @@ typedef struct {
   int n_workers;
   bool profiling;
   double *op_seconds;      /* [g->n_ops] per image, last run */
+  double shared_t0;        /* shared mode, profiling: where thread 0's
+                              charging of the next op starts (the run's
+                              start, then the previous image's end) */
   double *op_finish;       /* [threads][g->n_ops] shared mode, profiling:
                               when each thread finished its last task of
                               each op (an op ends at the latest of them) */
