@@ -741,10 +741,10 @@ run_task (const sn_exec *e, const sn_worker *w, int i, int task,
         int k, r0, r1;
         task_band (b, out_h, task, &k, &r0, &r1);
         sn_band_rows (k, b->row_blocks, r1 - r0, &oy0, &oy1);
+        int next_end = r0 + oy1 + (oy1 - oy0);   /* the next row block */
         if (b->in_external && r0 + oy1 < r1)
           prefetch_image_rows (e, w, op, b, band, r0 + oy1,
-              r0 + oy1 + (oy1 - oy0) < r1 ? r0 + oy1 + (oy1 - oy0) : r1,
-              image);
+              next_end < r1 ? next_end : r1, image);
         conv_multi_rows (e, w, op, b, band, r0 + oy0, r0 + oy1, image);
       } else if (b->variant == SN_CONV_DEPTHWISE) {
         task_planes (op, b, out_h, task, &c0, &c1, &oy0, &oy1);

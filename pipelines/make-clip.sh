@@ -53,21 +53,18 @@ fi
 # that file. (One pipeline with a concat of decodebin branches sometimes
 # never ended.)
 read -ra encoder <<<"$encoder"
-raw_dir=$(mktemp -d)
-trap 'rm -rf "$raw_dir"' EXIT
-caps="video/x-raw,format=I420,width=$width,height=$height"
-i=0
+raw=$(mktemp)
+trap 'rm -f "$raw"' EXIT
 for p in "${photos[@]}"; do
   if [ ! -f "$p" ] || [ ! -r "$p" ]; then
     sn_die "cannot read the photo '$p'"
   fi
   sn_run_launch -q filesrc "location=$p" ! decodebin ! videoconvert ! videoscale \
-    ! "$caps,pixel-aspect-ratio=1/1" ! imagefreeze "num-buffers=$frames" \
-    ! "video/x-raw,framerate=$fps/1" ! filesink "location=$raw_dir/$i.yuv"
-  cat "$raw_dir/$i.yuv" >>"$raw_dir/all.yuv"
-  i=$((i + 1))
+    ! "video/x-raw,format=I420,width=$width,height=$height,pixel-aspect-ratio=1/1" \
+    ! imagefreeze "num-buffers=$frames" ! "video/x-raw,framerate=$fps/1" \
+    ! filesink "location=$raw" append=true
 done
-sn_run_launch -q filesrc "location=$raw_dir/all.yuv" \
+sn_run_launch -q filesrc "location=$raw" \
   ! rawvideoparse format=i420 "width=$width" "height=$height" "framerate=$fps/1" \
   ! videoconvert ! "${encoder[@]}" ! filesink "location=$output"
 echo "$sn_prog: $output: $((frames * ${#photos[@]})) frames of ${width}x$height" >&2
