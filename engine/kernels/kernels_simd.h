@@ -141,7 +141,13 @@ pw_tile (const sn_pw_args *a, const float *wb, int cb, int co0, int co1,
       acc[r][v] = b;
   }
   const float *x = a->in + p;   /* [cin][in_plane], from pixel p */
+  /* The next channel block's weights (packed right after this one), a
+   * line every one or two input channels: stage 4's weights come from L3
+   * once an inference, and its convs waited on them (1 thread, Zen 5:
+   * stage-4 convs 0.90-0.93x, pw2 0.92-0.94x, whole net 0.92-0.95x). */
+  const float *next = wb + (size_t) a->cin * SN_PW_MR;   /* [cin][MR] */
   for (int ci = 0; ci < a->cin; ci++, x += a->in_plane, wb += SN_PW_MR) {
+    __builtin_prefetch (next + (size_t) ci * SN_PW_MR, 0, 3);
     vf xv[SN_PW_NR];
     for (int v = 0; v < nv; v++)
       xv[v] = masked && v == nv - 1 ? vf_maskz_load (tail, x + v * VL) :
