@@ -18,6 +18,7 @@ struct sn_model {
   sn_graph graph;
   sn_lowered_info info;
   const sn_kernel_table *kernels;
+  sn_precision precision;
   int n_meta;
   char **meta_keys;       /* [n_meta] */
   char **meta_values;     /* [n_meta] */
@@ -60,15 +61,68 @@ copy_metadata (sn_model *m, const Onnx__ModelProto *proto, sn_error *err)
   return SN_OK;
 }
 
+const char *
+sn_precision_name (sn_precision precision)
+{
+  switch (precision) {
+    case SN_PRECISION_FP32: return "fp32";
+    case SN_PRECISION_BF16: return "bf16";
+  }
+  return NULL;
+}
+
+/* The kernels of `precision` in *kernels, or why this CPU lacks them. */
+static sn_status
+precision_kernels (sn_precision precision, const sn_kernel_table **kernels,
+    sn_error *err)
+{
+  *kernels = NULL;
+  if (precision == SN_PRECISION_FP32)
+    *kernels = sn_kernels_best ();
+  else if (precision != SN_PRECISION_BF16)
+    return sn_set_error (err, SN_ERR_INVALID_ARG, "unknown precision %d",
+        (int) precision);
+  else if ((*kernels = sn_kernels_bf16 ()) == NULL)
+    return sn_set_error (err, SN_ERR_UNSUPPORTED, "bf16 precision needs a "
+        "CPU with AVX512_BF16 and the AVX-512 kernels; this one runs '%s'",
+        sn_kernels_best ()->isa);
+  return SN_OK;
+}
+
+bool
+sn_precision_available (sn_precision precision)
+{
+  const sn_kernel_table *kernels;
+  return precision_kernels (precision, &kernels, NULL) == SN_OK;
+}
+
+sn_precision
+sn_model_precision (const sn_model *model)
+{
+  return model->precision;
+}
+
 sn_status
 sn_model_load_memory (const void *data, size_t size, sn_model **model,
     sn_error *err)
 {
+  return sn_model_load_memory_precision (data, size, SN_PRECISION_FP32,
+      model, err);
+}
+
+sn_status
+sn_model_load_memory_precision (const void *data, size_t size,
+    sn_precision precision, sn_model **model, sn_error *err)
+{
   if (model == NULL || (data == NULL && size))
     return sn_set_error (err, SN_ERR_INVALID_ARG, "NULL argument");
   *model = NULL;
+  const sn_kernel_table *kernels;
+  sn_status s = precision_kernels (precision, &kernels, err);
+  if (s != SN_OK)
+    return s;
   Onnx__ModelProto *proto;
-  sn_status s = sn_onnx_parse (data, size, &proto, err);
+  s = sn_onnx_parse (data, size, &proto, err);
   if (s != SN_OK)
     return s;
   sn_model *m = calloc (1, sizeof *m);
@@ -76,7 +130,8 @@ sn_model_load_memory (const void *data, size_t size, sn_model **model,
     onnx__model_proto__free_unpacked (proto, NULL);
     return sn_set_error (err, SN_ERR_NOMEM, "out of memory");
   }
-  m->kernels = sn_kernels_best ();
+  m->kernels = kernels;
+  m->precision = precision;
   s = sn_lower_onnx (proto, m->kernels, &m->graph, &m->info, err);
   if (s == SN_OK)
     s = sn_plan_arena (&m->graph, err);
@@ -123,6 +178,13 @@ read_file (const char *path, unsigned char **data, size_t *size, sn_error *err)
 sn_status
 sn_model_load_file (const char *path, sn_model **model, sn_error *err)
 {
+  return sn_model_load_file_precision (path, SN_PRECISION_FP32, model, err);
+}
+
+sn_status
+sn_model_load_file_precision (const char *path, sn_precision precision,
+    sn_model **model, sn_error *err)
+{
   if (path == NULL || model == NULL)
     return sn_set_error (err, SN_ERR_INVALID_ARG, "NULL argument");
   *model = NULL;
@@ -131,7 +193,7 @@ sn_model_load_file (const char *path, sn_model **model, sn_error *err)
   sn_status s = read_file (path, &data, &size, err);
   if (s != SN_OK)
     return s;
-  s = sn_model_load_memory (data, size, model, err);
+  s = sn_model_load_memory_precision (data, size, precision, model, err);
   free (data);
   if (s != SN_OK && err) {        /* prefix the path: "PATH: reason" */
     char msg[sizeof err->message];

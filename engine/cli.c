@@ -2,7 +2,9 @@
  *
  *   shufflenet-cli info MODEL
  *   shufflenet-cli run MODEL --input IN.npy --output OUT.npy [--threads N]
+ *                  [--precision fp32|bf16]
  *   shufflenet-cli bench MODEL [--threads N] [--batch B] [--runs R] [--profile]
+ *                  [--precision fp32|bf16]
  *
  * Errors: one line on stderr, exit status 1 (2 for usage errors). */
 #include <errno.h>
@@ -18,6 +20,7 @@ typedef struct {
   const char *input, *output;
   int threads, batch, runs;
   int profile;
+  sn_precision precision;
 } cli_options;
 
 static int
@@ -27,8 +30,10 @@ usage (void)
       "usage: shufflenet-cli info MODEL\n"
       "       shufflenet-cli run MODEL --input IN.npy --output OUT.npy "
       "[--threads N]\n"
+      "                      [--precision fp32|bf16]\n"
       "       shufflenet-cli bench MODEL [--threads N] [--batch B] [--runs R] "
-      "[--profile]\n");
+      "[--profile]\n"
+      "                      [--precision fp32|bf16]\n");
   return 2;
 }
 
@@ -64,7 +69,17 @@ parse_options (int argc, char **argv, cli_options *o)
       rc = parse_int (a, v, 1, 4096, &o->batch);
     else if (strcmp (a, "--runs") == 0)
       rc = parse_int (a, v, 1, 1000000, &o->runs);
-    else if (strcmp (a, "--profile") == 0) {
+    else if (strcmp (a, "--precision") == 0) {
+      if (v && strcmp (v, "fp32") == 0)
+        o->precision = SN_PRECISION_FP32;
+      else if (v && strcmp (v, "bf16") == 0)
+        o->precision = SN_PRECISION_BF16;
+      else {
+        fprintf (stderr, "shufflenet-cli: --precision takes fp32 or bf16, "
+            "got '%s'\n", v ? v : "");
+        return -1;
+      }
+    } else if (strcmp (a, "--profile") == 0) {
       o->profile = 1;
       continue;
     } else {
@@ -79,11 +94,11 @@ parse_options (int argc, char **argv, cli_options *o)
 }
 
 static sn_model *
-load (const char *path)
+load (const char *path, sn_precision precision)
 {
   sn_model *m;
   sn_error err;
-  if (sn_model_load_file (path, &m, &err) != SN_OK) {
+  if (sn_model_load_file_precision (path, precision, &m, &err) != SN_OK) {
     fprintf (stderr, "shufflenet-cli: %s\n", err.message);
     return NULL;
   }
@@ -107,7 +122,7 @@ print_escaped (const char *s)
 static int
 cmd_info (const char *path)
 {
-  sn_model *m = load (path);
+  sn_model *m = load (path, SN_PRECISION_FP32);
   if (m == NULL)
     return 1;
   sn_input_info in;
@@ -176,7 +191,7 @@ cmd_run (const char *path, const cli_options *o)
   float *y = NULL;
   sn_error err;
   sn_input_info in;
-  sn_model *m = load (path);
+  sn_model *m = load (path, o->precision);
   if (m == NULL)
     goto done;
   sn_model_input_info (m, &in);
@@ -256,7 +271,7 @@ print_profile (sn_context *ctx, const float *x, int batch, float *y, int runs)
 static int
 cmd_bench (const char *path, const cli_options *o)
 {
-  sn_model *m = load (path);
+  sn_model *m = load (path, o->precision);
   if (m == NULL)
     return 1;
   sn_input_info in;
@@ -284,8 +299,9 @@ cmd_bench (const char *path, const cli_options *o)
   }
   qsort (t, o->runs, sizeof (double), cmp_double);
   double med = t[o->runs / 2];
-  printf ("threads %d batch %d runs %d: min %.3f ms median %.3f ms per batch; "
+  printf ("%sthreads %d batch %d runs %d: min %.3f ms median %.3f ms per batch; "
       "min %.3f ms median %.3f ms per image; %.1f images/s\n",
+      o->precision == SN_PRECISION_BF16 ? "precision bf16, " : "",
       sn_context_threads (ctx), o->batch, o->runs, t[0], med, t[0] / o->batch,
       med / o->batch, 1e3 * o->batch / med);
   if (o->profile)

@@ -75,6 +75,8 @@ typedef struct {
   float *weight;        /* CONV [cout][cin/groups][kh][kw]; DENSE [k][c] */
   float *bias;          /* CONV [cout] (zeros if none); DENSE [k] or NULL */
   float *packed;        /* pointwise CONV: groups x pw_pack(weight of group) */
+  const sn_kernel_table *pw_kernels; /* pointwise CONV: the table whose
+                         * pw_pack packed it and whose pw runs it */
   size_t packed_group_stride; /* floats between two groups in `packed` */
 
   /* SN_OP_POOL */

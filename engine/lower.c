@@ -425,12 +425,14 @@ pack_pointwise (sn_graph *g, const sn_kernel_table *kt, sn_error *err)
         || op->pad_b || op->pad_r)
       continue;
     int cin = op->in_channels / op->groups, cout = op->out_channels / op->groups;
-    op->packed_group_stride = kt->pw_packed_size (cout, cin);
+    const sn_kernel_table *pk = sn_pw_kernels (kt, cin);
+    op->pw_kernels = pk;
+    op->packed_group_stride = pk->pw_packed_size (cout, cin);
     op->packed = malloc (sizeof (float) * op->packed_group_stride * op->groups);
     if (op->packed == NULL)
       return sn_set_error (err, SN_ERR_NOMEM, "out of memory packing weights");
     for (int gi = 0; gi < op->groups; gi++)
-      kt->pw_pack (op->weight + (size_t) gi * cout * cin, cout, cin,
+      pk->pw_pack (op->weight + (size_t) gi * cout * cin, cout, cin,
           op->packed + op->packed_group_stride * gi);
   }
   return SN_OK;

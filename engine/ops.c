@@ -172,7 +172,8 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
 {
   int cout_g = op->out_channels / op->groups, tile = kt->pw_block_px;
   int p_blocks = ceil_div (npix, 512);
-  b->co_block = cout_g < 32 ? cout_g : round_up (32, kt->pw_block_co);
+  int co_max = kt->pw_task_co_max;
+  b->co_block = cout_g < co_max ? cout_g : round_up (co_max, kt->pw_block_co);
   b->p_block = round_up (ceil_div (npix, p_blocks), tile);
   while (pointwise_tasks (op, npix, b) < want && p_blocks < npix
       && split_pixels (npix, p_blocks + 1, tile, &b->p_block))
@@ -234,7 +235,8 @@ plan_band (const sn_graph *g, const sn_kernel_table *kt, int threads,
           band_pixels (b, out, band, &p0, &p1);
           npix = p1 - p0 > npix ? p1 - p0 : npix;
         }
-        return plan_pointwise (kt, threads > 1 ? 8 * threads / b->bands : 1,
+        return plan_pointwise (op->pw_kernels ? op->pw_kernels : kt,
+            threads > 1 ? 8 * threads / b->bands : 1,
             op, (int) npix, b);
       }
       if (b->variant == SN_CONV_MULTI) {   /* blocks of rows, all channels */
@@ -537,7 +539,7 @@ conv_pointwise_task (const sn_exec *e, const sn_worker *w, const sn_op *op,
         + gi * cout_g : NULL,
     .relu = op->relu,
   };
-  e->kt->pw (&a, co0, co1, p0, p1);
+  op->pw_kernels->pw (&a, co0, co1, p0, p1);
 }
 
 /* SN_CONV_MULTI: every output channel of the rows [oy0, oy1) of `band`. */

@@ -56,6 +56,15 @@ typedef struct {
   sn_layout layout;
 } sn_input_info;
 
+/* The arithmetic of the grouped 1x1 convolutions (about 80 % of the work). */
+typedef enum {
+  SN_PRECISION_FP32 = 0, /* float32 throughout: the default */
+  SN_PRECISION_BF16 = 1, /* 1x1 convs on bf16-rounded weights and inputs,
+                          * sums in float32 (AVX512_BF16 CPUs); every
+                          * other operator float32. Logits move by about
+                          * 1 % of their range; see README */
+} sn_precision;
+
 typedef struct sn_model sn_model;
 typedef struct sn_context sn_context;
 
@@ -67,6 +76,19 @@ sn_status sn_model_load_file (const char *path, sn_model **model, sn_error *err)
 sn_status sn_model_load_memory (const void *data, size_t size, sn_model **model,
     sn_error *err);
 void sn_model_free (sn_model *model);
+
+/* The same with a precision: SN_ERR_UNSUPPORTED, saying why, when this CPU
+ * (or SHUFFLENET_ISA) does not run it. */
+sn_status sn_model_load_file_precision (const char *path,
+    sn_precision precision, sn_model **model, sn_error *err);
+sn_status sn_model_load_memory_precision (const void *data, size_t size,
+    sn_precision precision, sn_model **model, sn_error *err);
+sn_precision sn_model_precision (const sn_model *model);
+
+/* Whether this CPU runs `precision`; its name ("fp32", "bf16"; NULL for a
+ * value outside the enum). */
+bool sn_precision_available (sn_precision precision);
+const char *sn_precision_name (sn_precision precision);
 
 /* Input of one image (the batch dimension is the caller's choice at run). */
 void sn_model_input_info (const sn_model *model, sn_input_info *info);

@@ -261,8 +261,8 @@ void sn_dense_f32__avx2 (const float *x, int c_in, const float *weight,
 float sn_plane_mean_f32__avx2 (const float *plane, size_t n);
 
 /* The kernels chosen for this CPU (kernels_fast.c picks at first use). */
-typedef struct {
-  const char *isa;          /* "avx512", "avx2" or "ref" */
+typedef struct sn_kernel_table {
+  const char *isa;          /* "avx512", "avx2", "ref" or "avx512bf16" */
   sn_pw_kernel pw;
   /* Weight packing for pw: floats needed, and the packing itself, done once
    * at load. w : [cout][cin] row-major -> packed (kernel-specific order). */
@@ -282,11 +282,31 @@ typedef struct {
    * pw_block_px run without a masked tail. */
   int pw_block_co;
   int pw_block_px;
+  /* Output channels a pw task may take (a multiple of pw_block_co): each
+   * of its channel blocks rereads the task's input tile, which the bf16
+   * kernel converts once per task and tile. */
+  int pw_task_co_max;
+  /* Pointwise convs of fewer than pw_min_cin input channels a group run on
+   * pw_narrow's pw instead (NULL: none): the bf16 kernel's conversion of
+   * each input tile does not pay for so few multiply-adds. */
+  const struct sn_kernel_table *pw_narrow;
+  int pw_min_cin;
 } sn_kernel_table;
+
+/* The table that packs and runs a pointwise conv of cin inputs a group. */
+static inline const sn_kernel_table *
+sn_pw_kernels (const sn_kernel_table *kt, int cin)
+{
+  return kt->pw_narrow && cin < kt->pw_min_cin ? kt->pw_narrow : kt;
+}
 
 const sn_kernel_table *sn_kernels_best (void);
 /* Select by name ("avx512", "avx2", "ref"); NULL when this CPU lacks it.
  * The environment variable SHUFFLENET_ISA forces sn_kernels_best's pick. */
 const sn_kernel_table *sn_kernels_get (const char *isa);
+/* The kernels of the bf16 precision ("avx512bf16": bf16 pointwise convs,
+ * AVX-512 for the rest), NULL where this CPU, the build or SHUFFLENET_ISA
+ * rules them out. Never picked by sn_kernels_best. */
+const sn_kernel_table *sn_kernels_bf16 (void);
 
 #endif /* SN_KERNELS_H */

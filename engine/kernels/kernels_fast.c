@@ -64,12 +64,14 @@ static const sn_kernel_table table_ref = {
   .conv_multi = sn_conv_multi_f32__ref,
   .pw_block_co = 1,
   .pw_block_px = 1,
+  .pw_task_co_max = 32,
 };
 
 #if defined(__x86_64__)
 #define SN_HAVE_X86_KERNELS 1
 extern const sn_kernel_table sn_kernel_table__avx512;
 extern const sn_kernel_table sn_kernel_table__avx2;
+extern const sn_kernel_table sn_kernel_table__avx512bf16;
 
 static bool
 cpu_has_avx512 (void)
@@ -80,6 +82,12 @@ cpu_has_avx512 (void)
       && __builtin_cpu_supports ("avx512dq")
       && __builtin_cpu_supports ("avx512vl")
       && __builtin_cpu_supports ("fma");
+}
+
+static bool
+cpu_has_avx512bf16 (void)
+{
+  return cpu_has_avx512 () && __builtin_cpu_supports ("avx512bf16");
 }
 
 static bool
@@ -101,17 +109,28 @@ sn_kernels_get (const char *isa)
     return cpu_has_avx512 ()? &sn_kernel_table__avx512 : NULL;
   if (strcmp (isa, "avx2") == 0)
     return cpu_has_avx2 ()? &sn_kernel_table__avx2 : NULL;
+  if (strcmp (isa, "avx512bf16") == 0)
+    return cpu_has_avx512bf16 ()? &sn_kernel_table__avx512bf16 : NULL;
 #endif
   return NULL;
 }
 
+/* The fp32 tables: what SHUFFLENET_ISA may force. */
+static bool
+is_fp32_isa (const char *isa)
+{
+  return strcmp (isa, "ref") == 0 || strcmp (isa, "avx2") == 0
+      || strcmp (isa, "avx512") == 0;
+}
+
 /* SHUFFLENET_ISA=ref|avx2|avx512 forces the pick; a name this CPU cannot
- * run (or an unknown one) is ignored and the best available is used. */
+ * run (or an unknown one, or avx512bf16: not fp32) is ignored and the best
+ * available is used. */
 const sn_kernel_table *
 sn_kernels_best (void)
 {
   const char *forced = getenv ("SHUFFLENET_ISA");
-  if (forced && *forced) {
+  if (forced && *forced && is_fp32_isa (forced)) {
     const sn_kernel_table *t = sn_kernels_get (forced);
     if (t)
       return t;
@@ -123,4 +142,13 @@ sn_kernels_best (void)
       return t;
   }
   return &table_ref;
+}
+
+/* The bf16 table where the fp32 pick is AVX-512 and the CPU has
+ * AVX512_BF16 (so SHUFFLENET_ISA=avx2 or ref also turns bf16 off). */
+const sn_kernel_table *
+sn_kernels_bf16 (void)
+{
+  return strcmp (sn_kernels_best ()->isa, "avx512") == 0
+      ? sn_kernels_get ("avx512bf16") : NULL;
 }

@@ -1179,4 +1179,5 @@ const sn_kernel_table SN_FN (sn_kernel_table) = {
   .conv_multi = SN_FN (sn_conv_multi_f32),
   .pw_block_co = SN_PW_MR,
   .pw_block_px = SN_PW_NR * VL,
+  .pw_task_co_max = 32,
 };

@@ -26,7 +26,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_ISAS 3
+#define MAX_ISAS 4
 
 typedef enum { L_PW, L_DW, L_DW_PLANE, L_CONV, L_CONV_MULTI, L_MAXPOOL,
   L_AVGPOOL, L_AVGPOOL_PLANE,
@@ -328,7 +328,8 @@ main (int argc, char **argv)
         "[-i ISA]\n", argv[0]);
     return 2;
   }
-  static const char *const names[MAX_ISAS] = { "ref", "avx2", "avx512" };
+  static const char *const names[MAX_ISAS] = { "ref", "avx2", "avx512",
+    "avx512bf16" };
   const sn_kernel_table *tabs[MAX_ISAS];
   int nt = 0;
   for (int i = 0; i < MAX_ISAS; i++)
