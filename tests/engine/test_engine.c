@@ -208,6 +208,107 @@ test_runs (const unsigned char *good, size_t size)
   free (single);
 }
 
+/* logits of `batch` images of x on a model of `precision` and `threads`;
+ * NULL (after a failed CHECK) when it does not load or run. */
+static float *
+run_precision (const unsigned char *good, size_t size, sn_precision precision,
+    int threads, const float *x, int batch)
+{
+  sn_model *m;
+  sn_context *c = NULL;
+  sn_error err;
+  if (sn_model_load_memory_precision (good, size, precision, &m, &err)
+      != SN_OK) {
+    CHECK (0, "%s model refused: %s", sn_precision_name (precision),
+        err.message);
+    return NULL;
+  }
+  CHECK (sn_model_precision (m) == precision, "model says precision %d",
+      (int) sn_model_precision (m));
+  float *y = malloc (sizeof (float) * sn_model_num_classes (m) * batch);
+  bool ok = sn_context_create (m, threads, &c, &err) == SN_OK
+      && sn_context_run (c, x, batch, y, &err) == SN_OK;
+  CHECK (ok, "%s run: %s", sn_precision_name (precision), err.message);
+  long before = allocations;
+  ok = ok && sn_context_run (c, x, batch, y, &err) == SN_OK;
+  CHECK (allocations == before, "%ld allocations in a warm %s run",
+      allocations - before, sn_precision_name (precision));
+  sn_context_free (c);
+  sn_model_free (m);
+  if (!ok)
+    free (y);
+  return ok ? y : NULL;
+}
+
+/* The precisions: names, refusals with a reason, and bf16 (where this CPU
+ * has it) computing the same network as fp32, to bf16's rounding, with the
+ * same bits on 1 and 2 threads. */
+static void
+test_precision (const unsigned char *good, size_t size)
+{
+  CHECK (strcmp (sn_precision_name (SN_PRECISION_FP32), "fp32") == 0
+      && strcmp (sn_precision_name (SN_PRECISION_BF16), "bf16") == 0
+      && sn_precision_name ((sn_precision) 7) == NULL, "precision names");
+  CHECK (sn_precision_available (SN_PRECISION_FP32), "fp32 unavailable");
+  sn_model *m = (sn_model *) 0x1;
+  sn_error err = { 0 };
+  CHECK (sn_model_load_memory_precision (good, size, (sn_precision) 7, &m,
+          &err) == SN_ERR_INVALID_ARG && m == NULL
+      && strstr (err.message, "precision"), "precision 7: %s", err.message);
+  /* Forcing the AVX2 kernels turns bf16 off, with the reason. */
+  const char *saved = getenv ("SHUFFLENET_ISA");
+  char *keep = saved ? strdup (saved) : NULL;
+  setenv ("SHUFFLENET_ISA", "avx2", 1);
+  CHECK (!sn_precision_available (SN_PRECISION_BF16)
+      && sn_model_load_memory_precision (good, size, SN_PRECISION_BF16, &m,
+          &err) == SN_ERR_UNSUPPORTED && m == NULL
+      && strstr (err.message, "AVX512_BF16"), "bf16 on avx2: %s",
+      err.message);
+  if (keep)
+    setenv ("SHUFFLENET_ISA", keep, 1);
+  else
+    unsetenv ("SHUFFLENET_ISA");
+  free (keep);
+  if (!sn_precision_available (SN_PRECISION_BF16)) {
+    CHECK (sn_model_load_memory_precision (good, size, SN_PRECISION_BF16, &m,
+            &err) == SN_ERR_UNSUPPORTED && strstr (err.message, "AVX512_BF16"),
+        "bf16 refused without a reason: %s", err.message);
+    printf ("engine: this CPU has no bf16; its runs are not tested here\n");
+    return;
+  }
+  int batch = 2, k = 0;
+  sn_model *probe;
+  sn_model_load_memory (good, size, &probe, &err);
+  sn_input_info in;
+  sn_model_input_info (probe, &in);
+  k = sn_model_num_classes (probe);
+  sn_model_free (probe);
+  size_t image = (size_t) in.channels * in.height * in.width;
+  float *x = malloc (sizeof (float) * image * batch);
+  srand (11);
+  for (size_t i = 0; i < image * batch; i++)
+    x[i] = (float) rand () / RAND_MAX * 2.0f - 1.0f;
+  float *f32 = run_precision (good, size, SN_PRECISION_FP32, 1, x, batch);
+  float *b1 = run_precision (good, size, SN_PRECISION_BF16, 1, x, batch);
+  float *b2 = run_precision (good, size, SN_PRECISION_BF16, 2, x, batch);
+  if (f32 && b1 && b2) {
+    float top = 0.0f;
+    for (int i = 0; i < k * batch; i++)
+      top = fabsf (f32[i]) > top ? fabsf (f32[i]) : top;
+    float d = max_abs_diff (f32, b1, (size_t) k * batch);
+    /* 8-bit operands: a few % of the logits' scale; a wrong layer is O(1) */
+    CHECK (d > 0.0f && d <= 0.05f * (top > 1.0f ? top : 1.0f),
+        "bf16 vs fp32: max |diff| %g, largest logit %g", d, top);
+    CHECK (max_abs_diff (b1, b2, (size_t) k * batch) == 0.0f,
+        "bf16: 1 vs 2 threads differ by %g",
+        max_abs_diff (b1, b2, (size_t) k * batch));
+  }
+  free (x);
+  free (f32);
+  free (b1);
+  free (b2);
+}
+
 static double
 wall_ms (void)
 {
@@ -300,6 +401,7 @@ main (int argc, char **argv)
   test_corrupt_bytes (good, size);
   test_runs (good, size);
   test_profile (good, size);
+  test_precision (good, size);
   free (good);
   printf ("engine: %d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
