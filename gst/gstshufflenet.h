@@ -26,11 +26,20 @@ typedef enum
   GST_SHUFFLENET_CHANNEL_ORDER_BGR
 } GstShuffleNetChannelOrder;
 
+/* precision: arithmetic of the model's grouped 1x1 convolutions. */
+typedef enum
+{
+  GST_SHUFFLENET_PRECISION_FP32,
+  GST_SHUFFLENET_PRECISION_BF16
+} GstShuffleNetPrecision;
+
 #define GST_TYPE_SHUFFLENET_RESIZE_MODE (gst_shufflenet_resize_mode_get_type ())
 GType gst_shufflenet_resize_mode_get_type (void);
 #define GST_TYPE_SHUFFLENET_CHANNEL_ORDER \
   (gst_shufflenet_channel_order_get_type ())
 GType gst_shufflenet_channel_order_get_type (void);
+#define GST_TYPE_SHUFFLENET_PRECISION (gst_shufflenet_precision_get_type ())
+GType gst_shufflenet_precision_get_type (void);
 
 #define GST_TYPE_SHUFFLENET (gst_shufflenet_get_type ())
 G_DECLARE_FINAL_TYPE (GstShuffleNet, gst_shufflenet, GST, SHUFFLENET,

@@ -14,6 +14,7 @@ struct _SnRunner
   gchar *model_path;
   gchar *labels_path;           /* NULL: labels from the model */
   gint threads;
+  sn_precision precision;
   sn_model *model;
   sn_context *ctx;
   SnModelConfig config;
@@ -37,7 +38,8 @@ load_model (SnRunner * r, GError ** error)
         "Model file '%s' does not exist", r->model_path);
     return FALSE;
   }
-  st = sn_model_load_file (r->model_path, &r->model, &err);
+  st = sn_model_load_file_precision (r->model_path, r->precision, &r->model,
+      &err);
   if (st != SN_OK) {
     gint code = (st == SN_ERR_IO || st == SN_ERR_INVALID_ARG) ?
         SN_RUNNER_ERROR_READ : (st == SN_ERR_NOMEM) ?
@@ -114,7 +116,7 @@ create_context (SnRunner * r, GError ** error)
 
 SnRunner *
 sn_runner_new (const gchar * model_path, const gchar * labels_path,
-    gint threads, GError ** error)
+    gint threads, gint precision, GError ** error)
 {
   SnRunner *r = g_new0 (SnRunner, 1);
   const float *probs;
@@ -126,6 +128,7 @@ sn_runner_new (const gchar * model_path, const gchar * labels_path,
   r->labels_path = (labels_path != NULL && *labels_path != '\0') ?
       g_strdup (labels_path) : NULL;
   r->threads = threads;
+  r->precision = (sn_precision) precision;
   if (!load_model (r, error) || !load_config_and_labels (r, error)
       || !create_context (r, error))
     goto failed;

@@ -32,11 +32,12 @@ typedef enum
 
 typedef struct _SnRunner SnRunner;
 
-/* Loads @model_path, takes the labels from @labels_path (NULL or "": from
- * the model's metadata, else class ids), creates a context of @threads
- * threads (0 = all cores) and runs once on zeros. Errors name the file. */
+/* Loads @model_path in @precision (an sn_precision), takes the labels from
+ * @labels_path (NULL or "": from the model's metadata, else class ids),
+ * creates a context of @threads threads (0 = all cores) and runs once on
+ * zeros. Errors name the file (and, for a precision this CPU lacks, why). */
 SnRunner *sn_runner_new (const gchar * model_path, const gchar * labels_path,
-    gint threads, GError ** error);
+    gint threads, gint precision, GError ** error);
 void sn_runner_free (SnRunner * runner);
 
 const gchar *sn_runner_model_path (const SnRunner * runner);

@@ -214,6 +214,45 @@ GST_END_TEST;
 /* The model's metadata drives the preprocessing (values checked against
  * what make_test_models.py wrote, not through the element's parser), its
  * labels and name appear in the result. */
+/* precision=bf16 (where the CPU has it): the photo's probabilities move by
+ * bf16's rounding only, the top-1 stays. */
+GST_START_TEST (test_precision_bf16)
+{
+  gboolean pretrained;
+  gchar *model = snt_photo_model (&pretrained);
+  GstSample *photo = snt_photo ();
+  GstSample *rgb = snt_convert (photo, "RGB", 384, 288);
+  GstElement *e16;
+  float *f32, *b16;
+  gint k = 1000, precision = -1;
+
+  if (!sn_precision_available (SN_PRECISION_BF16)) {
+    GST_INFO ("this CPU has no bf16: nothing to compare");
+    goto done;
+  }
+  f32 = element_probs (snt_element_new (model, NULL), rgb, k);
+  e16 = snt_element_new (model, NULL);
+  gst_util_set_object_arg (G_OBJECT (e16), "precision", "bf16");
+  g_object_get (e16, "precision", &precision, NULL);
+  fail_unless_equals_int (precision, 1);
+  b16 = element_probs (e16, rgb, k);
+  GST_INFO ("fp32 top-1 %d (%.4f), bf16 %d (%.4f), max diff %.4f",
+      snt_argmax (f32, k), f32[snt_argmax (f32, k)], snt_argmax (b16, k),
+      b16[snt_argmax (b16, k)], snt_max_abs_diff (f32, b16, k));
+  fail_unless (snt_max_abs_diff (f32, b16, k) <= 0.05,
+      "bf16 moves probabilities by %.4f", snt_max_abs_diff (f32, b16, k));
+  fail_unless (snt_max_abs_diff (f32, b16, k) > 0.0, "bf16 == fp32: not on");
+  fail_unless_equals_int (snt_argmax (b16, k), snt_argmax (f32, k));
+  g_free (f32);
+  g_free (b16);
+done:
+  gst_sample_unref (rgb);
+  gst_sample_unref (photo);
+  g_free (model);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_model_metadata)
 {
   gchar *model = snt_model ("tiny_meta.onnx");
@@ -831,6 +870,7 @@ shufflenet_suite (void)
   tcase_add_test (tc, test_padded_strides);
   suite_add_tcase (s, tc2);
   tcase_add_test (tc2, test_model_metadata);
+  tcase_add_test (tc2, test_precision_bf16);
   tcase_add_test (tc2, test_property_overrides);
   tcase_add_test (tc2, test_softmax_model_not_twice);
   tcase_add_test (tc2, test_buffer_untouched_meta_and_message);

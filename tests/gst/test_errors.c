@@ -263,6 +263,12 @@ GST_START_TEST (test_invalid_property_values)
   expect_refused (e, "threshold", "1.5");
   expect_refused (e, "interval", "0");
   expect_refused (e, "threads", "-1");
+  {
+    gint precision = -1;        /* not an enum value: GObject refuses it */
+    ASSERT_WARNING (g_object_set (e, "precision", 7, NULL));
+    g_object_get (e, "precision", &precision, NULL);
+    fail_unless_equals_int (precision, 0);
+  }
   g_object_get (e, "mean", &mean, NULL);
   fail_unless_equals_string (mean, "0.5,0.5,0.5");
   g_free (mean);
@@ -360,6 +366,52 @@ GST_START_TEST (test_bad_model_while_playing)
 
 GST_END_TEST;
 
+/* bf16 where the CPU (here: SHUFFLENET_ISA=avx2) lacks it: refused at
+ * start like a bad model, naming the reason; while playing, a warning, the
+ * fp32 model keeps serving and the property goes back to fp32. */
+GST_START_TEST (test_precision_unavailable)
+{
+  gchar *tiny = snt_model ("tiny.onnx");
+  GstSample *photo = snt_photo ();
+  GstSample *frame = snt_convert (photo, "RGBA", 64, 48);
+  GstBus *bus;
+  GstElement *e;
+  GstHarness *h;
+  GstMessage *msg;
+  GstBuffer *out;
+  gint precision = -1;
+
+  g_setenv ("SHUFFLENET_ISA", "avx2", TRUE);
+  e = snt_element_new (tiny, &bus);
+  gst_util_set_object_arg (G_OBJECT (e), "precision", "bf16");
+  expect_start_error (e, bus, GST_LIBRARY_ERROR, GST_LIBRARY_ERROR_SETTINGS,
+      "AVX512_BF16");
+  gst_object_unref (e);
+  snt_bus_unref (bus);
+
+  e = snt_element_new (tiny, &bus);
+  h = snt_harness_new (e, "video/x-raw,format=RGBA,width=64,height=48,"
+      "framerate=30/1");
+  wait_for_model (h, frame, "tiny");
+  gst_util_set_object_arg (G_OBJECT (e), "precision", "bf16");
+  msg = snt_pop_message (bus, GST_MESSAGE_WARNING, 20 * GST_SECOND);
+  fail_unless (msg != NULL, "no warning for precision=bf16");
+  gst_message_unref (msg);
+  g_object_get (e, "precision", &precision, NULL);
+  fail_unless_equals_int (precision, 0);
+  out = snt_push_pull (h, frame);
+  fail_unless (gst_shufflenet_meta_get_structure (out) != NULL);
+  gst_buffer_unref (out);
+  gst_harness_teardown (h);
+  snt_bus_unref (bus);
+  g_unsetenv ("SHUFFLENET_ISA");
+  gst_sample_unref (frame);
+  gst_sample_unref (photo);
+  g_free (tiny);
+}
+
+GST_END_TEST;
+
 static Suite *
 shufflenet_errors_suite (void)
 {
@@ -379,6 +431,7 @@ shufflenet_errors_suite (void)
   tcase_add_test (tc, test_caps_refused);
   tcase_add_test (tc, test_invalid_property_values);
   tcase_add_test (tc, test_bad_model_while_playing);
+  tcase_add_test (tc, test_precision_unavailable);
   return s;
 }
 
