@@ -227,7 +227,27 @@ def ort_batch_ok(ort, batch):
         return False
 
 
-def bench_model(ours, ort, key, label, path, args, results):
+def bench_bf16(ours, ours16, ort, path, input_path, args, entry):
+    """The optional bf16 precision: our bf16 engine interleaved with ORT
+    (fp32) at batch 1, and its logits against our fp32 ones."""
+    ours16.ask(f"load {path}")
+    ours16.ask(f"input {input_path}")
+    a_path = os.path.join(args.out, "check_ours.npy")
+    b_path = os.path.join(args.out, "check_ours_bf16.npy")
+    ours.ask(f"run 1 {args.batch} {a_path}")
+    ours16.ask(f"run 1 {args.batch} {b_path}")
+    a, b = np.load(a_path), np.load(b_path)
+    entry["bf16"] = {"latency": {}, "vs_fp32": float(np.abs(a - b).max()),
+                     "top1_agree": int((a.argmax(1) == b.argmax(1)).sum()),
+                     "images": int(a.shape[0])}
+    for t in args.threads:
+        print(f"  {entry['label']}: bf16, batch 1, {t} thread(s), "
+              f"{args.runs} runs each", file=sys.stderr, flush=True)
+        entry["bf16"]["latency"][t] = interleave(ours16, ort, t, 1, args.runs,
+                                                 args.chunk)
+
+
+def bench_model(ours, ort, key, label, path, args, results, ours16=None):
     models_dir = os.path.dirname(path)
     input_path = os.path.join(args.out, f"input_{key}.npy")
     info, ref = load_model(ours, ort, path, input_path, args, models_dir,
@@ -266,6 +286,8 @@ def bench_model(ours, ort, key, label, path, args, results):
                 ops.append({"index": int(idx), "name": name, "kind": kind,
                             "ms": float(ms), "macs": float(macs)})
             entry["profile"][t] = {"ops": ops, "total_ms": float(total[0])}
+    if ours16 is not None:
+        bench_bf16(ours, ours16, ort, path, input_path, args, entry)
     results["models"].append(entry)
 
 
@@ -405,6 +427,37 @@ def throughput_table(results, args):
         out.append(f"| {m['label']}{note} | {fmt(o)} | {fmt(1e3 / o, 0)} | "
                    f"{fmt(p)} | {fmt(p and 1e3 / p, 0)} | "
                    f"{fmt(ratio(o, p), 2)} |")
+    return out
+
+
+def bf16_table(results, args):
+    rows = [m for m in results["models"] if m.get("bf16")]
+    if not rows:
+        why = results.get("bf16_skipped")
+        return ["", f"bf16 precision not measured: {why}."] if why else []
+    out = ["", "### Optional bf16 precision (AVX512_BF16; ours bf16 against "
+           f"ORT fp32, batch 1, {args.runs} runs each, interleaved)", "",
+           "| model | threads | ours bf16 min / median | ORT min / median "
+           "| ours bf16/ORT (median) | ours bf16 / ours fp32 (median) |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for m in rows:
+        for t, r in m["bf16"]["latency"].items():
+            o, p = r["ours"], r["ort"]
+            f32 = m["latency"][t]["ours"]
+            out.append(f"| {m['label']} | {t} | {fmt(o['min'])} / "
+                       f"{fmt(o['median'])} | {fmt(p and p['min'])} / "
+                       f"{fmt(p and p['median'])} | "
+                       f"{fmt(ratio(o['median'], p and p['median']), 2)} | "
+                       f"{fmt(ratio(o['median'], f32['median']), 2)} |")
+    out += ["", "| model | max abs(bf16 - fp32) logit | largest logit | "
+            "top-1 agree |", "|---|---:|---:|---:|"]
+    for m in rows:
+        c = m["bf16"]
+        out.append(f"| {m['label']} | {c['vs_fp32']:.3f} | "
+                   f"{m['check']['max_abs_logit']:.2f} | "
+                   f"{c['top1_agree']}/{c['images']} |")
+    out += ["", "(Random-weight models on random inputs have near ties; the "
+            "accuracy gate on real photos is tests/models/test_photos.py.)"]
     return out
 
 
@@ -576,6 +629,7 @@ def render(results, args):
     out += latency_tables(results, args)
     out += throughput_table(results, args)
     out += check_table(results)
+    out += bf16_table(results, args)
     out += profile_table(results, args)
     out += preprocess_table(results)
     out += pipeline_table(results, args)
@@ -652,6 +706,13 @@ def main():
     skipped = {k for k, _ in results["skipped"]}
     only = set(args.only.split(",")) if args.only else None
     ours = Worker("engine", [args.worker])
+    ours16 = Worker("engine-bf16", [args.worker])
+    try:
+        ours16.ask("precision bf16")
+    except WorkerError as e:
+        results["bf16_skipped"] = str(e).split(": ", 1)[-1]
+        ours16.close()
+        ours16 = None
     ort = None
     if args.ort_worker:
         env = dict(os.environ, NODE_PATH=args.node_path)
@@ -666,7 +727,8 @@ def main():
                 continue
             print(f"bench: {label}", file=sys.stderr, flush=True)
             try:
-                bench_model(ours, ort, key, label, path, args, results)
+                bench_model(ours, ort, key, label, path, args, results,
+                            ours16)
             except WorkerError as e:
                 results["skipped"].append((key, f"failed: {e}"))
                 if ours.proc.poll() is not None or (ort and ort.proc.poll()
@@ -674,6 +736,8 @@ def main():
                     raise
     finally:
         ours.close()
+        if ours16:
+            ours16.close()
         if ort:
             ort.close()
     print("bench: preprocessing", file=sys.stderr, flush=True)

@@ -5,6 +5,8 @@
  *
  * One command per line on stdin; one reply line on stdout, "ok ..." or
  * "error MESSAGE" (profile first writes one "op ..." line per operator):
+ *   precision P        -> ok      fp32 (the default) or bf16 for later loads;
+ *                         error MESSAGE where this CPU lacks it
  *   load MODEL         -> ok C H W LAYOUT CLASSES OPS MACS   (LAYOUT NCHW|NHWC)
  *   input IN.npy       -> ok N      N images in the model's input layout
  *   time T B R W       -> ok MS_1 ... MS_R   W untimed runs, then R timed
@@ -28,6 +30,7 @@
 typedef struct
 {
   sn_model *model;
+  sn_precision precision;       /* of the next load */
   sn_input_info in;
   int classes;
   sn_npy input;                 /* [N, C, H, W] or [N, H, W, C], float32 */
@@ -72,7 +75,8 @@ cmd_load (worker * w, const char *path)
 {
   sn_error err;
   worker_unload (w);
-  if (sn_model_load_file (path, &w->model, &err) != SN_OK) {
+  if (sn_model_load_file_precision (path, w->precision, &w->model, &err)
+      != SN_OK) {
     reply_error ("%s", err.message);
     return;
   }
@@ -81,6 +85,23 @@ cmd_load (worker * w, const char *path)
   printf ("ok %d %d %d %s %d %d %.0f\n", w->in.channels, w->in.height,
       w->in.width, w->in.layout == SN_LAYOUT_NHWC ? "NHWC" : "NCHW",
       w->classes, sn_model_num_ops (w->model), sn_model_macs (w->model));
+}
+
+static void
+cmd_precision (worker * w, const char *name)
+{
+  sn_precision p = strcmp (name, "bf16") == 0 ? SN_PRECISION_BF16
+      : SN_PRECISION_FP32;
+  if (strcmp (name, sn_precision_name (p)) != 0) {
+    reply_error ("unknown precision '%s'", name);
+    return;
+  }
+  if (!sn_precision_available (p)) {
+    reply_error ("this CPU does not run precision %s", name);
+    return;
+  }
+  w->precision = p;
+  printf ("ok\n");
 }
 
 /* The .npy must hold N >= 1 images of the model's input shape. */
@@ -259,6 +280,8 @@ handle (worker * w, char *line)
   line[strcspn (line, "\r\n")] = '\0';
   if (strncmp (line, "load ", 5) == 0)
     cmd_load (w, line + 5);
+  else if (strncmp (line, "precision ", 10) == 0)
+    cmd_precision (w, line + 10);
   else if (strncmp (line, "input ", 6) == 0)
     cmd_input (w, line + 6);
   else if (sscanf (line, "time %d %d %d %d", &t, &b, &r, &warm) == 4)

@@ -18,15 +18,18 @@ import pipetest as pt
 # waiting: latency ~ 2 frame times of processing. 500 ms leaves room for a
 # loaded 2-core machine (observed: ~70 ms under load 6).
 LATENCY_BOUND_MS = 500
-# 2 s of source; the control classifies every frame, so it gets fewer:
-# each frame costs a few ms against 1 ms between frames, so its latency
-# grows by several ms per frame.
+# The source outruns the element 2-10x: 0.25 ms between frames, where a
+# frame costs 0.5-3 ms (0.5x g3 on 2 threads, a Zen 5 to a busy Xeon; at
+# 1 ms between frames the Zen 5 kept up well enough that the control's
+# queue hardly grew). 0.5 s of source; the control classifies every frame,
+# so it gets fewer, and its latency grows by the excess of each.
+FPS = 4000
 FRAMES, CONTROL_FRAMES = 2000, 300
 
 
 def camera(frames, *extra, expect=0):
     return pt.run([pt.script("camera.sh"), "--build", ARGS.build,
-                   "--test-source", "--fps", "1000", "--num-buffers",
+                   "--test-source", "--fps", str(FPS), "--num-buffers",
                    str(frames), "--size", "160x120", "--sink",
                    "fakesink sync=true", *extra], expect=expect)
 
