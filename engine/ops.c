@@ -179,7 +179,8 @@ plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
       && split_pixels (npix, p_blocks + 1, tile, &b->p_block))
     p_blocks = ceil_div (npix, b->p_block);
   while (3 * pointwise_tasks (op, npix, b) < 2 * want
-      && b->co_block > kt->pw_block_co)
+      && b->co_block > kt->pw_block_co
+      && b->co_block / 2 >= kt->pw_task_co_min)
     b->co_block = round_up (b->co_block / 2, kt->pw_block_co);
   b->p_blocks = ceil_div (npix, b->p_block);
   return pointwise_tasks (op, npix, b);

@@ -286,6 +286,7 @@ typedef struct sn_kernel_table {
    * of its channel blocks rereads the task's input tile, which the bf16
    * kernel converts once per task and tile. */
   int pw_task_co_max;
+  int pw_task_co_min;       /* and at least this many, where it has them */
   /* Pointwise convs of fewer than pw_min_cin input channels a group run on
    * pw_narrow's pw instead (NULL: none): the bf16 kernel's conversion of
    * each input tile does not pay for so few multiply-adds. */

@@ -39,6 +39,9 @@ extern const sn_kernel_table sn_kernel_table__avx512;
 #ifndef SN_BF_TASK_CO
 #define SN_BF_TASK_CO 96                /* channels a task converts for */
 #endif
+#ifndef SN_BF_TASK_CO_MIN
+#define SN_BF_TASK_CO_MIN 16
+#endif
 
 /* cin pairs the input tile buffer holds (60 KiB of stack): wider inputs
  * (ShuffleNet 1x g3's widest is 320 channels, 2x g1's 1152) convert each
@@ -249,6 +252,7 @@ const sn_kernel_table sn_kernel_table__avx512bf16 = {
   .pw_block_co = SN_PW_MR,
   .pw_block_px = SN_BF_TILE,
   .pw_task_co_max = SN_BF_TASK_CO,
+  .pw_task_co_min = SN_BF_TASK_CO_MIN,
   .pw_narrow = &sn_kernel_table__avx512,
   .pw_min_cin = 16,
 };

@@ -65,6 +65,7 @@ static const sn_kernel_table table_ref = {
   .pw_block_co = 1,
   .pw_block_px = 1,
   .pw_task_co_max = 32,
+  .pw_task_co_min = 1,
 };
 
 #if defined(__x86_64__)

@@ -1180,4 +1180,5 @@ const sn_kernel_table SN_FN (sn_kernel_table) = {
   .pw_block_co = SN_PW_MR,
   .pw_block_px = SN_PW_NR * VL,
   .pw_task_co_max = 32,
+  .pw_task_co_min = SN_PW_MR,
 };
