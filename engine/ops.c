@@ -161,11 +161,14 @@ split_pixels (int npix, int n, int tile, int *p_block)
 /* Pointwise tasks: (group, block of output channels, block of pixels), about
  * `want` of them over one band's npix pixels (at most 512 a block). Every
  * channel tile of a block reuses the input pixel tile the kernel loaded
- * (from L2, or from the other core's cache), so blocks keep up to 32
- * channels: input traffic per multiply-add is 4 bytes / block channels.
+ * (from L2, or from the other core's cache), so blocks keep up to the
+ * op's kernel table's pw_task_co_max channels (fp32 32; bf16 96, which
+ * converts the tile once per task): input traffic per multiply-add is
+ * 4 bytes / block channels.
  * Short of `want` tasks, pixels split first (whole tiles; a task's weights
  * stay cached), then channel blocks halve down to the kernel's channel
- * tile while that brings the count closer to `want`. */
+ * tile (not below pw_task_co_min) while that brings the count closer to
+ * `want`. */
 static int
 plan_pointwise (const sn_kernel_table *kt, int want, const sn_op *op,
     int npix, sn_op_binding *b)
