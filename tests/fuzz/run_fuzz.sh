@@ -76,6 +76,8 @@ build_target () {
     local extra=(-fsanitize=fuzzer-no-link)
     case $f in
       */kernels_avx512.c) extra=(-mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma) ;;
+      */kernels_avx512bf16.c)
+        extra=(-mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx512bf16) ;;
       */kernels_avx2.c) extra=(-mavx2 -mfma) ;;
       */kernels/*.c | */engine/ops.c) extra=() ;;
     esac
@@ -133,7 +135,8 @@ fuzz_loader () {
     "$e/api.c" "$e/onnx_graph.c" "$e/lower.c" "$e/lower_const.c" \
     "$e/lower_layout.c" "$e/lower_ops.c" "$e/plan.c" "$e/ops.c" \
     "$e/kernels/kernels_ref.c" "$e/kernels/kernels_fast.c" \
-    "$e/kernels/kernels_avx2.c" "$e/kernels/kernels_avx512.c" "$pbc" \
+    "$e/kernels/kernels_avx2.c" "$e/kernels/kernels_avx512.c" \
+    "$e/kernels/kernels_avx512bf16.c" "$pbc" \
     -- -I"$e" -I"$build/engine" -lprotobuf-c
   ln -sf fuzz_model_loader "$out/fuzz_loader"
 
