@@ -469,6 +469,195 @@ win3_rows (const win3 * g, int oy0, int oy1, const int stride_w,
     win3_strip (g, oy0, oy1, x0, stride_w, op, relu);
 }
 
+/* ==== depthwise 3x3, stride 2, pad 1, even input: four phase planes ====
+ * Output (oy, ox) reads input rows 2oy-1 .. 2oy+1 and columns 2ox-1 ..
+ * 2ox+1. Split the input by row and column parity into four planes of
+ * W = out_w columns (for output rows [y0, y0 + n); r counts from y0):
+ *   ee[r][c] = in[2(y0+r)][2c]      eo[r][c] = in[2(y0+r)][2c+1]    r < n
+ *   oe[r][c] = in[2(y0+r)-1][2c]    oo[r][c] = in[2(y0+r)-1][2c+1]  r <= n
+ * (row -1: zeros). Every tap of output o = r*W + c is then at a fixed
+ * offset, as in the stride-1 flat walk:
+ *   (ky, kx) = (0,0) oo[o-1]    (0,1) oe[o]    (0,2) oo[o]
+ *              (1,0) eo[o-1]    (1,1) ee[o]    (1,2) eo[o]
+ *              (2,0) oo[o+W-1]  (2,1) oe[o+W]  (2,2) oo[o+W]
+ * and only the kx = 0 taps of column 0 (padding) need a lane mask: no
+ * shuffle per output and full-width stores but the last, where the row walk
+ * (win3_rows) ends every row of a 7- or 14-wide plane with a partial store
+ * and shuffles every tap (stride-2 depthwise convs ran at a third of the
+ * stride-1 ones' speed, AVX2 on Zen 3; the first unit's conv is 0.70x its
+ * time with the phases, fastest of 1500 runs in the network). The split
+ * costs one pass over the input rows. The 3x3 stride-2 pools do not gain
+ * from it: their row-combining walk (pool3x3_s2) deinterleaves each output
+ * vector's columns once, not once per input row, and the stem's max pool
+ * was 1.4x slower with the phases. */
+#define SN_S2_SCRATCH 6144      /* floats of phase planes on the stack */
+
+typedef struct {
+  float *ee, *eo, *oe, *oo;     /* [n][W], [n][W], [n+1][W], [n+1][W] */
+  int W;
+} s2_phases;
+
+/* Output rows per chunk that fit the scratch (each plane: n + 1 rows and a
+ * vector of guard either side); 0 when one row does not fit. */
+SN_VINLINE int
+s2_chunk_rows (int W)
+{
+  int rows = (SN_S2_SCRATCH / 4 - 2 * VL) / W - 1;
+  return rows > 0 ? rows : 0;
+}
+
+/* The geometry of the phase walk: 3x3, stride 2, pad 1 (top and left),
+ * even input, output half of it, rows that fit the scratch. */
+SN_VINLINE bool
+dw_is_s2_phase (const sn_dw_args *a)
+{
+  return a->k == 3 && a->stride == 2 && a->pad_top == 1 && a->pad_left == 1
+      && a->in_h % 2 == 0 && a->in_w % 2 == 0 && a->out_h == a->in_h / 2
+      && a->out_w == a->in_w / 2 && s2_chunk_rows (a->out_w) > 0;
+}
+
+/* Even and odd columns of one input row (in_w = 2W floats) to even[0..W)
+ * and odd[0..W); full-vector stores may write up to VL - 1 floats past W
+ * (the next row's, written after, or the guard). */
+SN_VINLINE void
+s2_split_row (const float *row, int in_w, float *even, float *odd)
+{
+  for (int c = 0; c < in_w; c += 2 * VL) {
+    vf lo, hi;
+    if (c + 2 * VL <= in_w) {
+      lo = vf_load (row + c);
+      hi = vf_load (row + c + VL);
+    } else {
+      lo = vf_maskz_load (vm_window (c, in_w, VL), sn_at (row, c));
+      hi = vf_maskz_load (vm_window (c + VL, in_w, VL), sn_at (row, c + VL));
+    }
+    vf_store (even + c / 2, vf_even (lo, hi));
+    vf_store (odd + c / 2, vf_odd (lo, hi));
+  }
+}
+
+/* Floats of one phase plane of up to rows_cap output rows, guards
+ * included; four of them make a plane's phases. */
+SN_VINLINE size_t
+s2_plane_floats (int W, int rows_cap)
+{
+  return (size_t) (rows_cap + 1) * W + 2 * VL;
+}
+
+/* The phase planes of output rows [y0, y0 + n), n <= rows_cap, of the
+ * plane `in` ([2*out_h][in_w]) in `buf` (4 * s2_plane_floats floats);
+ * zeros for row -1 and in the guards (read only by lanes that are masked
+ * or never stored: never uninitialized stack, which may hold denormals). */
+SN_VINLINE s2_phases
+s2_split (const float *in, int in_w, int y0, int n, int rows_cap,
+    float *buf)
+{
+  const int W = in_w / 2;
+  const size_t plane = s2_plane_floats (W, rows_cap);
+  s2_phases q = { buf + VL, buf + VL + plane, buf + VL + 2 * plane,
+    buf + VL + 3 * plane, W
+  };
+  if (y0 == 0)
+    for (int c = 0; c < W; c += VL) {
+      vf_store (q.oe + c, vf_zero ());
+      vf_store (q.oo + c, vf_zero ());
+    }
+  else
+    s2_split_row (in + (size_t) (2 * y0 - 1) * in_w, in_w, q.oe, q.oo);
+  for (int r = 0; r < n; r++) {
+    const float *row = in + (size_t) (2 * (y0 + r)) * in_w;   /* [2][in_w] */
+    s2_split_row (row, in_w, q.ee + (size_t) r * W, q.eo + (size_t) r * W);
+    s2_split_row (row + in_w, in_w, q.oe + (size_t) (r + 1) * W,
+        q.oo + (size_t) (r + 1) * W);
+  }
+  float *planes[4] = { q.ee, q.eo, q.oe, q.oo };
+  for (int k = 0; k < 4; k++) {
+    size_t rows = k < 2 ? (size_t) n : (size_t) n + 1;
+    vf_store (planes[k] - VL, vf_zero ());
+    vf_store (planes[k] + rows * W, vf_zero ());
+  }
+  return q;
+}
+
+/* Outputs [0, n*W) of a chunk from its phase planes to out ([n][W]). */
+SN_VINLINE void
+s2_walk (const s2_phases *q, int n, float *out, const vf *w, vf bias,
+    const bool relu)
+{
+  const ptrdiff_t W = q->W, end = (ptrdiff_t) n * W;
+  const vi wv = vi_set1 (q->W), zero = vi_set1 (0), step = vi_set1 (VL % q->W);
+  vi ox = vi_iota (0);          /* column of each lane */
+  for (int i = 0; i <= VL / q->W; i++)
+    ox = vi_wrap (ox, wv);
+  for (ptrdiff_t o = 0; o < end; o += VL) {
+    /* the taps by column: t[dx] of rows ky = 0, 1, 2 */
+    const float *src[3][3] = {
+      {q->oo + o - 1, q->eo + o - 1, q->oo + o + W - 1},
+      {q->oe + o, q->ee + o, q->oe + o + W},
+      {q->oo + o, q->eo + o, q->oo + o + W}
+    };
+    vf col[3];                  /* sums of the kx = 0, 1, 2 taps */
+    for (int dx = 0; dx < 3; dx++) {
+      col[dx] = dx == 1 ? bias : vf_zero ();
+      for (int ky = 0; ky < 3; ky++)
+        col[dx] = vf_fma (w[3 * ky + dx], vf_load (src[dx][ky]), col[dx]);
+    }
+    vf acc = vf_mask_add (col[1], vm_ne (ox, zero), col[0]);
+    acc = vf_relu_if (vf_add (acc, col[2]), relu);
+    if (o + VL <= end)
+      vf_store (out + o, acc);
+    else
+      vf_store_first (out + o, acc, (int) (end - o));
+    ox = vi_wrap (vi_add (ox, step), wv);
+  }
+}
+
+/* Output rows [oy0, oy1) of a->planes planes (plane j: in + j * in_plane
+ * -> out_rows[j]); dw_is_s2_phase holds. When the band fits the scratch,
+ * as many planes as fit are split first and walked after: a load that
+ * spans two stores still in flight waits for both to retire, and walking
+ * each small plane right after its split left stage 4's 7x7 planes slower
+ * than the row walk. A taller band goes plane by plane, chunk by chunk.
+ * Every output is the same sum either way. */
+#define SN_S2_GROUP_MAX (SN_S2_SCRATCH / (8 * VL))
+
+SN_VINLINE void
+dw3x3_s2_phase_ (const sn_dw_multi_args *a, int oy0, int oy1,
+    const bool relu)
+{
+  float buf[SN_S2_SCRATCH] __attribute__ ((aligned (64)));
+  const int W = a->out_w, n = oy1 - oy0, rows_max = s2_chunk_rows (W);
+  const bool grouped = n <= rows_max;
+  const size_t per_plane = 4 * s2_plane_floats (W, grouped ? n : rows_max);
+  const int group = grouped ? (int) (SN_S2_SCRATCH / per_plane) : 1;
+  s2_phases q[SN_S2_GROUP_MAX];
+  for (int j0 = 0; j0 < a->planes; j0 += group)
+    for (int y0 = oy0; y0 < oy1; y0 += rows_max) {
+      int g = a->planes - j0 < group ? a->planes - j0 : group;
+      int rows = oy1 - y0 < rows_max ? oy1 - y0 : rows_max;
+      for (int k = 0; k < g; k++)
+        q[k] = s2_split (a->in + (size_t) (j0 + k) * a->in_plane, a->in_w,
+            y0, rows, grouped ? n : rows_max, buf + (size_t) k * per_plane);
+      for (int k = 0; k < g; k++) {
+        int j = j0 + k;
+        vf w[9];                /* [ky][kx] */
+        for (int i = 0; i < 9; i++)
+          w[i] = vf_set1 (a->weight[9 * j + i]);
+        s2_walk (&q[k], rows, a->out_rows[j] + (size_t) y0 * W, w,
+            vf_set1 (a->bias[j]), relu);
+      }
+    }
+}
+
+static void
+dw3x3_s2_phase (const sn_dw_multi_args *a, int oy0, int oy1)
+{
+  if (a->relu)
+    dw3x3_s2_phase_ (a, oy0, oy1, true);
+  else
+    dw3x3_s2_phase_ (a, oy0, oy1, false);
+}
+
 /* ========================= depthwise 3x3 ============================== */
 
 /* Stride 1, pad 1 all round, out size == in size: the plane is one flat
@@ -664,7 +853,15 @@ SN_FN (sn_dw_f32) (const sn_dw_args *a, int oy0, int oy1)
   }
   if (dw_is_flat (a))
     dw3x3_s1_flat (a, oy0, oy1);
-  else
+  else if (dw_is_s2_phase (a)) {
+    sn_dw_multi_args m = { .in_h = a->in_h, .in_w = a->in_w,
+      .out_h = a->out_h, .out_w = a->out_w, .k = 3, .stride = 2,
+      .pad_top = 1, .pad_left = 1, .planes = 1, .in = a->in,
+      .weight = a->weight, .bias = &a->bias, .out_rows = &a->out,
+      .relu = a->relu
+    };
+    dw3x3_s2_phase (&m, oy0, oy1);
+  } else
     dw3x3_rows (a, oy0, oy1);
 }
 
@@ -678,6 +875,10 @@ SN_FN (sn_dw_multi_f32) (const sn_dw_multi_args *a, int oy0, int oy1)
     return;
   sn_dw_args first = sn_dw_multi_plane (a, 0);
   size_t outputs = (size_t) (oy1 - oy0) * a->in_w;
+  if (dw_is_s2_phase (&first)) {
+    dw3x3_s2_phase (a, oy0, oy1);
+    return;
+  }
   if (dw_is_flat (&first) && outputs <= (size_t) SN_DW_MULTI_STEPS * VL) {
     if (a->relu)
       dw3x3_s1_flat_multi_ (a, oy0, oy1, true);
