@@ -469,31 +469,34 @@ win3_rows (const win3 * g, int oy0, int oy1, const int stride_w,
     win3_strip (g, oy0, oy1, x0, stride_w, op, relu);
 }
 
-/* ==== depthwise 3x3, stride 2, pad 1, even input: four phase planes ====
- * Output (oy, ox) reads input rows 2oy-1 .. 2oy+1 and columns 2ox-1 ..
- * 2ox+1. Split the input by row and column parity into four planes of
- * W = out_w columns (for output rows [y0, y0 + n); r counts from y0):
- *   ee[r][c] = in[2(y0+r)][2c]      eo[r][c] = in[2(y0+r)][2c+1]    r < n
- *   oe[r][c] = in[2(y0+r)-1][2c]    oo[r][c] = in[2(y0+r)-1][2c+1]  r <= n
- * (row -1: zeros). Every tap of output o = r*W + c is then at a fixed
- * offset, as in the stride-1 flat walk:
- *   (ky, kx) = (0,0) oo[o-1]    (0,1) oe[o]    (0,2) oo[o]
- *              (1,0) eo[o-1]    (1,1) ee[o]    (1,2) eo[o]
- *              (2,0) oo[o+W-1]  (2,1) oe[o+W]  (2,2) oo[o+W]
- * and only the kx = 0 taps of column 0 (padding) need a lane mask: no
- * shuffle per output and full-width stores but the last, where the row walk
- * (win3_rows) ends every row of a 7- or 14-wide plane with a partial store
- * and shuffles every tap (stride-2 depthwise convs ran at a third of the
- * stride-1 ones' speed, AVX2 on Zen 3; the first unit's conv is 0.70x its
- * time with the phases, fastest of 1500 runs in the network). The split
- * costs one pass over the input rows. The 3x3 stride-2 pools do not gain
- * from it: their row-combining walk (pool3x3_s2) deinterleaves each output
- * vector's columns once, not once per input row, and the stem's max pool
- * was 1.4x slower with the phases. */
+/* ======== depthwise 3x3, stride 2, even input: four phase planes =======
+ * Output (oy, ox) reads input rows 2oy - pt + ky and columns 2ox - pl + kx
+ * (ky, kx < 3; pt, pl the top and left pads, 0 or 1: PyTorch's pad 1, or
+ * TensorFlow's "same" for an even input, 0 on top and left, 1 after).
+ * Split the input by row and column parity into four planes ph[rp][cp] of
+ * W = out_w columns: plane row r' of parity rp holds input row
+ * 2(y0 + r' + base[rp]) + rp, base[1] = -1 when pt = 1 (row -1: zeros),
+ * else 0; each parity has n or n + 1 rows for output rows [y0, y0 + n).
+ * Tap k of an axis is then phase (pad + k) % 2 at a fixed offset,
+ *   pad 1: k = 0, 1, 2 -> (odd, -1), (even, 0), (odd, 0)
+ *   pad 0: k = 0, 1, 2 -> (even, 0), (odd, 0), (even, +1),
+ * so every tap of output o = r*W + c is a fixed offset in its plane, as in
+ * the stride-1 flat walk, and only the column taps at offset -1 (column 0)
+ * or +1 (column W-1) need a lane mask. No shuffle per tap and full-width
+ * stores but the last, where the row walk (win3_rows) ends every row of a
+ * 7- or 14-wide plane with a partial store and shuffles every tap
+ * (stride-2 depthwise convs ran at a third of the stride-1 ones' speed,
+ * AVX2 on Zen 3; the first unit's conv is 0.70x its time with the phases,
+ * fastest of 1500 runs in the network). The split costs one pass over the
+ * input rows. The 3x3 stride-2 pools do not gain from it: their
+ * row-combining walk (pool3x3_s2) deinterleaves each output vector's
+ * columns once, not once per input row, and the stem's max pool was 1.4x
+ * slower with the phases. */
 #define SN_S2_SCRATCH 6144      /* floats of phase planes on the stack */
 
 typedef struct {
-  float *ee, *eo, *oe, *oo;     /* [n][W], [n][W], [n+1][W], [n+1][W] */
+  float *ph[2][2];              /* [row parity][column parity]: [rows][W] */
+  int base[2];                  /* per row parity: -1 or 0 (see above) */
   int W;
 } s2_phases;
 
@@ -506,14 +509,15 @@ s2_chunk_rows (int W)
   return rows > 0 ? rows : 0;
 }
 
-/* The geometry of the phase walk: 3x3, stride 2, pad 1 (top and left),
- * even input, output half of it, rows that fit the scratch. */
+/* The geometry of the phase walk: 3x3, stride 2, pads 0 or 1 on top and
+ * left, an even input of twice the output's size, rows that fit the
+ * scratch. */
 SN_VINLINE bool
 dw_is_s2_phase (const sn_dw_args *a)
 {
-  return a->k == 3 && a->stride == 2 && a->pad_top == 1 && a->pad_left == 1
-      && a->in_h % 2 == 0 && a->in_w % 2 == 0 && a->out_h == a->in_h / 2
-      && a->out_w == a->in_w / 2 && s2_chunk_rows (a->out_w) > 0;
+  return a->k == 3 && a->stride == 2 && (a->pad_top == 0 || a->pad_top == 1)
+      && (a->pad_left == 0 || a->pad_left == 1) && a->in_h == 2 * a->out_h
+      && a->in_w == 2 * a->out_w && s2_chunk_rows (a->out_w) > 0;
 }
 
 /* Even and odd columns of one input row (in_w = 2W floats) to even[0..W)
@@ -545,65 +549,77 @@ s2_plane_floats (int W, int rows_cap)
 }
 
 /* The phase planes of output rows [y0, y0 + n), n <= rows_cap, of the
- * plane `in` ([2*out_h][in_w]) in `buf` (4 * s2_plane_floats floats);
- * zeros for row -1 and in the guards (read only by lanes that are masked
- * or never stored: never uninitialized stack, which may hold denormals). */
+ * plane `in` ([in_h][in_w]) in `buf` (4 * s2_plane_floats floats); zeros
+ * for rows outside the input and in the guards (read only by lanes that
+ * are masked or never stored: never uninitialized stack, which may hold
+ * denormals). */
 SN_VINLINE s2_phases
-s2_split (const float *in, int in_w, int y0, int n, int rows_cap,
-    float *buf)
+s2_split (const float *in, int in_h, int in_w, int pad_top, int y0, int n,
+    int rows_cap, float *buf)
 {
   const int W = in_w / 2;
   const size_t plane = s2_plane_floats (W, rows_cap);
-  s2_phases q = { buf + VL, buf + VL + plane, buf + VL + 2 * plane,
-    buf + VL + 3 * plane, W
-  };
-  if (y0 == 0)
-    for (int c = 0; c < W; c += VL) {
-      vf_store (q.oe + c, vf_zero ());
-      vf_store (q.oo + c, vf_zero ());
+  s2_phases q = { .base = {0, pad_top ? -1 : 0}, .W = W };
+  for (int rp = 0; rp < 2; rp++) {
+    /* pad 1: the odd rows start a row early; pad 0: the even rows end a
+     * row late */
+    int rows = n + (rp == pad_top);
+    float *e = q.ph[rp][0] = buf + VL + (2 * rp) * plane;
+    float *o = q.ph[rp][1] = buf + VL + (2 * rp + 1) * plane;
+    for (int r = 0; r < rows; r++, e += W, o += W) {
+      int iy = 2 * (y0 + r + q.base[rp]) + rp;
+      if (iy >= 0 && iy < in_h)
+        s2_split_row (in + (size_t) iy * in_w, in_w, e, o);
+      else
+        for (int c = 0; c < W; c += VL) {
+          vf_store (e + c, vf_zero ());
+          vf_store (o + c, vf_zero ());
+        }
     }
-  else
-    s2_split_row (in + (size_t) (2 * y0 - 1) * in_w, in_w, q.oe, q.oo);
-  for (int r = 0; r < n; r++) {
-    const float *row = in + (size_t) (2 * (y0 + r)) * in_w;   /* [2][in_w] */
-    s2_split_row (row, in_w, q.ee + (size_t) r * W, q.eo + (size_t) r * W);
-    s2_split_row (row + in_w, in_w, q.oe + (size_t) (r + 1) * W,
-        q.oo + (size_t) (r + 1) * W);
-  }
-  float *planes[4] = { q.ee, q.eo, q.oe, q.oo };
-  for (int k = 0; k < 4; k++) {
-    size_t rows = k < 2 ? (size_t) n : (size_t) n + 1;
-    vf_store (planes[k] - VL, vf_zero ());
-    vf_store (planes[k] + rows * W, vf_zero ());
+    for (int cp = 0; cp < 2; cp++) {
+      vf_store (q.ph[rp][cp] - VL, vf_zero ());
+      vf_store (q.ph[rp][cp] + (size_t) rows * W, vf_zero ());
+    }
   }
   return q;
 }
 
-/* Outputs [0, n*W) of a chunk from its phase planes to out ([n][W]). */
+/* Outputs [0, n*W) of a chunk from its phase planes to out ([n][W]);
+ * pad_left 0 or 1 (compile-time), pad_top in the planes' bases. */
 SN_VINLINE void
-s2_walk (const s2_phases *q, int n, float *out, const vf *w, vf bias,
-    const bool relu)
+s2_walk (const s2_phases *q, int pad_top, int n, float *out, const vf *w,
+    vf bias, const int pad_left, const bool relu)
 {
   const ptrdiff_t W = q->W, end = (ptrdiff_t) n * W;
-  const vi wv = vi_set1 (q->W), zero = vi_set1 (0), step = vi_set1 (VL % q->W);
+  const vi wv = vi_set1 (q->W), step = vi_set1 (VL % q->W);
+  /* pad 1: column taps at -1 are padding in column 0; pad 0: those at +1
+   * in column W - 1 */
+  const vi edge = vi_set1 (pad_left ? 0 : q->W - 1);
+  const int edge_kx = pad_left ? 0 : 2, anchor = pad_left ? 1 : 0;
+  const float *tap[3][3];       /* [kx][ky]: the tap at output 0 */
+  for (int ky = 0; ky < 3; ky++)
+    for (int kx = 0; kx < 3; kx++) {
+      int rp = (pad_top + ky) % 2, cp = (pad_left + kx) % 2;
+      int dr = (ky - pad_top + 2) / 2 - 1, dc = (kx - pad_left + 2) / 2 - 1;
+      tap[kx][ky] = q->ph[rp][cp] + (dr - q->base[rp]) * W + dc;
+    }
   vi ox = vi_iota (0);          /* column of each lane */
   for (int i = 0; i <= VL / q->W; i++)
     ox = vi_wrap (ox, wv);
   for (ptrdiff_t o = 0; o < end; o += VL) {
-    /* the taps by column: t[dx] of rows ky = 0, 1, 2 */
-    const float *src[3][3] = {
-      {q->oo + o - 1, q->eo + o - 1, q->oo + o + W - 1},
-      {q->oe + o, q->ee + o, q->oe + o + W},
-      {q->oo + o, q->eo + o, q->oo + o + W}
-    };
     vf col[3];                  /* sums of the kx = 0, 1, 2 taps */
-    for (int dx = 0; dx < 3; dx++) {
-      col[dx] = dx == 1 ? bias : vf_zero ();
+    for (int kx = 0; kx < 3; kx++) {
+      col[kx] = kx == anchor ? bias : vf_zero ();
       for (int ky = 0; ky < 3; ky++)
-        col[dx] = vf_fma (w[3 * ky + dx], vf_load (src[dx][ky]), col[dx]);
+        col[kx] = vf_fma (w[3 * ky + kx], vf_load (tap[kx][ky] + o), col[kx]);
     }
-    vf acc = vf_mask_add (col[1], vm_ne (ox, zero), col[0]);
-    acc = vf_relu_if (vf_add (acc, col[2]), relu);
+    vf acc = col[anchor];
+    for (int kx = 0; kx < 3; kx++)
+      if (kx == edge_kx)
+        acc = vf_mask_add (acc, vm_ne (ox, edge), col[kx]);
+      else if (kx != anchor)
+        acc = vf_add (acc, col[kx]);
+    acc = vf_relu_if (acc, relu);
     if (o + VL <= end)
       vf_store (out + o, acc);
     else
@@ -623,7 +639,7 @@ s2_walk (const s2_phases *q, int n, float *out, const vf *w, vf bias,
 
 SN_VINLINE void
 dw3x3_s2_phase_ (const sn_dw_multi_args *a, int oy0, int oy1,
-    const bool relu)
+    const int pad_left, const bool relu)
 {
   float buf[SN_S2_SCRATCH] __attribute__ ((aligned (64)));
   const int W = a->out_w, n = oy1 - oy0, rows_max = s2_chunk_rows (W);
@@ -636,15 +652,16 @@ dw3x3_s2_phase_ (const sn_dw_multi_args *a, int oy0, int oy1,
       int g = a->planes - j0 < group ? a->planes - j0 : group;
       int rows = oy1 - y0 < rows_max ? oy1 - y0 : rows_max;
       for (int k = 0; k < g; k++)
-        q[k] = s2_split (a->in + (size_t) (j0 + k) * a->in_plane, a->in_w,
-            y0, rows, grouped ? n : rows_max, buf + (size_t) k * per_plane);
+        q[k] = s2_split (a->in + (size_t) (j0 + k) * a->in_plane, a->in_h,
+            a->in_w, a->pad_top, y0, rows, grouped ? n : rows_max,
+            buf + (size_t) k * per_plane);
       for (int k = 0; k < g; k++) {
         int j = j0 + k;
         vf w[9];                /* [ky][kx] */
         for (int i = 0; i < 9; i++)
           w[i] = vf_set1 (a->weight[9 * j + i]);
-        s2_walk (&q[k], rows, a->out_rows[j] + (size_t) y0 * W, w,
-            vf_set1 (a->bias[j]), relu);
+        s2_walk (&q[k], a->pad_top, rows, a->out_rows[j] + (size_t) y0 * W,
+            w, vf_set1 (a->bias[j]), pad_left, relu);
       }
     }
 }
@@ -652,10 +669,15 @@ dw3x3_s2_phase_ (const sn_dw_multi_args *a, int oy0, int oy1,
 static void
 dw3x3_s2_phase (const sn_dw_multi_args *a, int oy0, int oy1)
 {
-  if (a->relu)
-    dw3x3_s2_phase_ (a, oy0, oy1, true);
-  else
-    dw3x3_s2_phase_ (a, oy0, oy1, false);
+  switch (a->pad_left * 2 + a->relu) {
+#define SN_DW_PHASE_CASE(pl, r) \
+    case pl * 2 + r: dw3x3_s2_phase_ (a, oy0, oy1, pl, r); break;
+    SN_DW_PHASE_CASE (0, 0)
+    SN_DW_PHASE_CASE (0, 1)
+    SN_DW_PHASE_CASE (1, 0)
+    SN_DW_PHASE_CASE (1, 1)
+#undef SN_DW_PHASE_CASE
+  }
 }
 
 /* ========================= depthwise 3x3 ============================== */
@@ -856,9 +878,9 @@ SN_FN (sn_dw_f32) (const sn_dw_args *a, int oy0, int oy1)
   else if (dw_is_s2_phase (a)) {
     sn_dw_multi_args m = { .in_h = a->in_h, .in_w = a->in_w,
       .out_h = a->out_h, .out_w = a->out_w, .k = 3, .stride = 2,
-      .pad_top = 1, .pad_left = 1, .planes = 1, .in = a->in,
-      .weight = a->weight, .bias = &a->bias, .out_rows = &a->out,
-      .relu = a->relu
+      .pad_top = a->pad_top, .pad_left = a->pad_left, .planes = 1,
+      .in = a->in, .weight = a->weight, .bias = &a->bias,
+      .out_rows = &a->out, .relu = a->relu
     };
     dw3x3_s2_phase (&m, oy0, oy1);
   } else
