@@ -66,6 +66,18 @@ vm_window (ptrdiff_t base, ptrdiff_t limit, int n)
   return vm_andnot (vm_first ((int) lo), vm_first ((int) hi));
 }
 
+/* The column of each lane of a vector that starts a row W wide (lane j:
+ * j mod W), as walks over flat planes step it with vi_wrap. */
+SN_VINLINE vi
+vi_lane_cols (int W)
+{
+  const vi wv = vi_set1 (W);
+  vi ox = vi_iota (0);
+  for (int i = 0; i <= VL / W; i++)
+    ox = vi_wrap (ox, wv);
+  return ox;
+}
+
 SN_VINLINE vf
 vf_relu_if (vf v, bool relu)
 {
@@ -603,9 +615,7 @@ s2_walk (const s2_phases *q, int pad_top, int n, float *out, const vf *w,
       int dr = (ky - pad_top + 2) / 2 - 1, dc = (kx - pad_left + 2) / 2 - 1;
       tap[kx][ky] = q->ph[rp][cp] + (dr - q->base[rp]) * W + dc;
     }
-  vi ox = vi_iota (0);          /* column of each lane */
-  for (int i = 0; i <= VL / q->W; i++)
-    ox = vi_wrap (ox, wv);
+  vi ox = vi_lane_cols (q->W);  /* column of each lane */
   for (ptrdiff_t o = 0; o < end; o += VL) {
     vf col[3];                  /* sums of the kx = 0, 1, 2 taps */
     for (int kx = 0; kx < 3; kx++) {
@@ -644,7 +654,8 @@ dw3x3_s2_phase_ (const sn_dw_multi_args *a, int oy0, int oy1,
   float buf[SN_S2_SCRATCH] __attribute__ ((aligned (64)));
   const int W = a->out_w, n = oy1 - oy0, rows_max = s2_chunk_rows (W);
   const bool grouped = n <= rows_max;
-  const size_t per_plane = 4 * s2_plane_floats (W, grouped ? n : rows_max);
+  const int rows_cap = grouped ? n : rows_max;  /* rows of each plane */
+  const size_t per_plane = 4 * s2_plane_floats (W, rows_cap);
   const int group = grouped ? (int) (SN_S2_SCRATCH / per_plane) : 1;
   s2_phases q[SN_S2_GROUP_MAX];
   for (int j0 = 0; j0 < a->planes; j0 += group)
@@ -653,7 +664,7 @@ dw3x3_s2_phase_ (const sn_dw_multi_args *a, int oy0, int oy1,
       int rows = oy1 - y0 < rows_max ? oy1 - y0 : rows_max;
       for (int k = 0; k < g; k++)
         q[k] = s2_split (a->in + (size_t) (j0 + k) * a->in_plane, a->in_h,
-            a->in_w, a->pad_top, y0, rows, grouped ? n : rows_max,
+            a->in_w, a->pad_top, y0, rows, rows_cap,
             buf + (size_t) k * per_plane);
       for (int k = 0; k < g; k++) {
         int j = j0 + k;
@@ -781,10 +792,7 @@ dw_flat_weights (dw_flat * f, const float *weight, float bias)
 SN_VINLINE vi
 dw_flat_first_cols (const dw_flat * f)
 {
-  vi ox = vi_iota (0);
-  for (int i = 0; i <= VL / f->W; i++)
-    ox = vi_wrap (ox, f->wv);
-  return ox;
+  return vi_lane_cols ((int) f->W);
 }
 
 SN_VINLINE void
