@@ -75,13 +75,12 @@ build_target () {
     # fuzzer nothing about the model's structure.
     local extra=(-fsanitize=fuzzer-no-link)
     # every kernel file (the loader takes them all: kernels_fast.c refers
-    # to each ISA's table) with the ISA flags engine/meson.build gives it
+    # to each ISA's table) with the ISA flags engine/meson.build gives it,
+    # from engine/kernels/isa-flags.txt
     case $f in
-      */kernels_avx512.c) extra=(-mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma) ;;
-      */kernels_avx512bf16.c)
-        extra=(-mavx512f -mavx512bw -mavx512dq -mavx512vl -mfma -mavx512bf16) ;;
-      */kernels_avx2.c) extra=(-mavx2 -mfma) ;;
-      */kernels/*.c | */engine/ops.c) extra=() ;;
+      */kernels/*.c | */engine/ops.c)
+        read -r -a extra <<< "$(awk -v f="$(basename "$f")" \
+          '$1 == f { $1 = ""; print }' "$src/engine/kernels/isa-flags.txt")" ;;
     esac
     "$cc" -c "${san[@]}" -std=gnu11 -Wno-unknown-pragmas \
       -Wno-unused-command-line-argument "${extra[@]}" "${flags[@]}" "$f" \
