@@ -354,6 +354,19 @@ sn_context_run (sn_context *context, const float *input, int batch,
   return SN_OK;
 }
 
+sn_status
+sn_context_parallel (sn_context *context, int n,
+    void (*fn) (void *data, int i), void *data, sn_error *err)
+{
+  if (context == NULL || fn == NULL)
+    return sn_set_error (err, SN_ERR_INVALID_ARG, "NULL argument");
+  if (n < 0)
+    return sn_set_error (err, SN_ERR_INVALID_ARG, "n must be >= 0, not %d",
+        n);
+  sn_exec_parallel (&context->exec, n, fn, data);
+  return SN_OK;
+}
+
 void
 sn_context_set_profiling (sn_context *context, bool enabled)
 {

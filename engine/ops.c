@@ -1,6 +1,6 @@
 /* ops.c - operators: bind the plan to an arena, split each op into tasks,
- * run the tasks on an OpenMP team (or, with one thread, in order on the
- * caller's thread). */
+ * run the tasks on a team of the caller and the context's helper threads
+ * (pool.h), or, with one thread, in order on the caller's thread. */
 #include "ops.h"
 
 #include <math.h>
@@ -478,7 +478,8 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
     ok = worker_init (e, &e->alone, &e->workers[0]) == SN_OK;
     e->n_workers = ok;
   } else if (ok) {
-    ok = worker_init (e, &e->team, &e->team_worker) == SN_OK;
+    ok = worker_init (e, &e->team, &e->team_worker) == SN_OK
+        && (e->pool = sn_pool_new (threads)) != NULL;
   }
   if (!ok) {
     size_t floats = (threads > 1 ? e->team : e->alone).store.arena_floats;
@@ -493,6 +494,7 @@ sn_exec_init (sn_exec *e, const sn_graph *g, const sn_kernel_table *kt,
 void
 sn_exec_free (sn_exec *e)
 {
+  sn_pool_free (e->pool);      /* first: its threads may still spin */
   for (int i = 0; e->workers && i < e->n_workers; i++)
     worker_free (e->g, &e->workers[i]);
   if (e->team_worker.sched)
@@ -1096,29 +1098,60 @@ ensure_workers (sn_exec *e)
 }
 
 /* Images [0, alone) run one per thread (a team's share of a batch, or all
- * images of a 1-thread context, where the barriers bind to a team of one):
- * images claimed one at a time, then (batched head) the dense rows in
- * blocks of 64, then each thread finishes every team-th image. Profiling
+ * images of a 1-thread context): images claimed one at a time, then
+ * (batched head), once all are done, the dense rows in blocks of 64, then,
+ * once those are done, each image's output. Everything is claimed, so a
+ * thread that comes late finds its share done by the others. Profiling
  * (1-thread contexts only) weighs each image 1/alone. */
 static void
 run_images_alone (sn_exec *e, const float *input, size_t image_floats,
-    int alone, int stop, float *output, int tid, int team)
+    int alone, int stop, float *output, int tid)
 {
-  int classes = e->g->values[e->g->output_value].c;
-  for (int n = __atomic_fetch_add (&e->next_image, 1, __ATOMIC_RELAXED);
-      n < alone; n = __atomic_fetch_add (&e->next_image, 1, __ATOMIC_RELAXED))
+  int classes = e->g->values[e->g->output_value].c, n, b;
+  while ((n = claim_task (&e->next_image, alone)) >= 0) {
     run_image_alone (e, &e->workers[tid], input + image_floats * n,
         output + (size_t) classes * n, 1.0 / alone, stop, n);
+    __atomic_fetch_add (&e->images_done, 1, __ATOMIC_RELEASE);
+  }
   if (stop == e->g->n_ops)
     return;
-#pragma omp barrier
-  int K = e->g->ops[e->head].out_channels;
-  for (int k0 = __atomic_fetch_add (&e->head_next, 64, __ATOMIC_RELAXED);
-      k0 < K; k0 = __atomic_fetch_add (&e->head_next, 64, __ATOMIC_RELAXED))
-    head_dense_rows (e, alone, k0, k0 + 64 < K ? k0 + 64 : K);
-#pragma omp barrier
-  for (int n = tid; n < alone; n += team)
+  wait_done (&e->images_done, alone);
+  int K = e->g->ops[e->head].out_channels, blocks = ceil_div (K, 64);
+  while ((b = claim_task (&e->head_next, blocks)) >= 0) {
+    head_dense_rows (e, alone, 64 * b, 64 * b + 64 < K ? 64 * b + 64 : K);
+    __atomic_fetch_add (&e->head_done, 1, __ATOMIC_RELEASE);
+  }
+  wait_done (&e->head_done, blocks);
+  while ((n = claim_task (&e->finish_next, alone)) >= 0)
     head_finish (e, n, output + (size_t) classes * n);
+}
+
+/* A run's arguments, for its team (sn_exec_run). */
+typedef struct {
+  sn_exec *e;
+  const float *input;
+  size_t image_floats;
+  int batch;
+  float *output;
+  int alone, stop;
+} team_run;
+
+/* Thread tid of a team of `team` on a run (sn_pool_run): images alone
+ * (when the team is whole), then the rest shared. */
+static void
+run_on_team (void *data, int tid, int team)
+{
+  const team_run *r = data;
+  sn_exec *e = r->e;
+  int classes = e->g->values[e->g->output_value].c;
+  bool whole = team == e->threads;
+  if (whole)                   /* on the lone workers, then the team's */
+    run_images_alone (e, r->input, r->image_floats, r->alone, r->stop,
+        r->output, tid);
+  for (int n = whole ? r->alone : 0; n < r->batch; n++)
+    run_image_shared (e, r->input + r->image_floats * n,
+        r->output + (size_t) classes * n, tid, n - (whole ? r->alone : 0),
+        1.0 / r->batch);
 }
 
 void
@@ -1126,7 +1159,6 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
     float *output)
 {
   const sn_graph *g = e->g;
-  int classes = g->values[g->output_value].c;
   int nt = e->threads;
   /* Whole rounds of `nt` images run one per thread (profiling measures the
    * shared mode, so it keeps everything shared). */
@@ -1142,23 +1174,45 @@ sn_exec_run (sn_exec *e, const float *input, size_t image_floats, int batch,
      * them all from its late start (nothing) */
     e->shared_t0 = omp_get_wtime ();
   }
-  e->next_image = 0;
-  e->head_next = 0;
+  e->next_image = e->images_done = 0;
+  e->head_next = e->head_done = e->finish_next = 0;
   if (nt == 1) {               /* no team, no shared counters */
-    run_images_alone (e, input, image_floats, batch, stop, output, 0, 1);
+    run_images_alone (e, input, image_floats, batch, stop, output, 0);
     return;
   }
   memset (e->claimed, 0, sizeof (int) * nt * e->claim_stride);
   memset (e->done, 0, sizeof (int) * (g->n_ops + 1));
-#pragma omp parallel num_threads(nt)
-  {
-    int tid = omp_get_thread_num (), team = omp_get_num_threads ();
-    if (team == nt)          /* on the lone workers, then the team's */
-      run_images_alone (e, input, image_floats, alone, stop, output, tid,
-          team);
-    for (int n = team == nt ? alone : 0; n < batch; n++)
-      run_image_shared (e, input + image_floats * n,
-          output + (size_t) classes * n, tid, n - (team == nt ? alone : 0),
-          1.0 / batch);
-  }
+  team_run r = { .e = e, .input = input, .image_floats = image_floats,
+    .batch = batch, .output = output, .alone = alone, .stop = stop,
+  };
+  sn_pool_run (e->pool, run_on_team, &r);
+}
+
+typedef struct {
+  int n;
+  void (*fn) (void *data, int i);
+  void *data;
+  int next;                    /* next unclaimed i */
+} parallel_job;
+
+static void
+parallel_on_team (void *data, int tid, int team)
+{
+  parallel_job *j = data;
+  int i;
+  (void) tid;
+  (void) team;
+  while ((i = claim_task (&j->next, j->n)) >= 0)
+    j->fn (j->data, i);
+}
+
+void
+sn_exec_parallel (sn_exec *e, int n, void (*fn) (void *data, int i),
+    void *data)
+{
+  parallel_job j = { .n = n, .fn = fn, .data = data };
+  if (e->threads == 1 || n <= 1)
+    parallel_on_team (&j, 0, 1);
+  else
+    sn_pool_run (e->pool, parallel_on_team, &j);
 }

@@ -9,6 +9,7 @@
 #ifndef SN_OPS_H
 #define SN_OPS_H
 
+#include "pool.h"
 #include "ir.h"
 
 typedef enum {
@@ -93,13 +94,18 @@ typedef struct {
   int claim_stride;        /* >= 3 (n_ops + 1), a multiple of 16 */
   int *done;               /* [g->n_ops + 1] tasks finished (shared mode) */
   int next_image;          /* next unclaimed image (one-image-per-thread) */
+  int images_done;         /* images run alone and finished */
   int head;                /* first op of the classifier head (DENSE [SOFTMAX]
                               ending the graph) batched when images run one
                               per thread; n_ops when there is none */
   float *head_in;          /* [head_cap][dense inputs] features per image */
   float *head_out;         /* [head_cap][dense outputs] */
   int head_cap;            /* images head_in/head_out hold */
-  int head_next;           /* next unclaimed dense row (batched head) */
+  int head_next;           /* next unclaimed block of 64 dense rows
+                              (batched head) */
+  int head_done;           /* blocks finished */
+  int finish_next;         /* next unclaimed image output (batched head) */
+  sn_pool *pool;           /* threads > 1: the team's threads (pool.h) */
 } sn_exec;
 
 sn_status sn_exec_init (sn_exec *e, const sn_graph *g,
@@ -110,5 +116,11 @@ void sn_exec_free (sn_exec *e);
  * output: batch x classes floats. */
 void sn_exec_run (sn_exec *e, const float *input, size_t image_floats,
     int batch, float *output);
+
+/* fn (data, i) for every i in [0, n), spread over the context's threads
+ * (the team's, or the caller's alone for one thread); returns when all
+ * are done. */
+void sn_exec_parallel (sn_exec *e, int n, void (*fn) (void *data, int i),
+    void *data);
 
 #endif /* SN_OPS_H */

@@ -111,7 +111,12 @@ void sn_model_metadata_at (const sn_model *model, int index, const char **key,
 const char *sn_model_metadata_get (const sn_model *model, const char *key);
 
 /* A context runs `model` with `threads` OpenMP threads (0 = all cores).
- * The model must outlive the context. */
+ * The model must outlive the context. With threads > 1 the context keeps
+ * a team of its own from its first run to sn_context_free (one thread of
+ * the engine's that holds an OpenMP region open, and threads - 1 OpenMP
+ * threads): between runs they spin for 50 us, then sleep, so a context
+ * fed at a camera's rate wakes its team quickly and an idle one costs no
+ * CPU. */
 sn_status sn_context_create (const sn_model *model, int threads,
     sn_context **context, sn_error *err);
 void sn_context_free (sn_context *context);
@@ -124,6 +129,15 @@ int sn_context_threads (const sn_context *context);
  * No allocation happens here after the first call. */
 sn_status sn_context_run (sn_context *context, const float *input, int batch,
     float *output, sn_error *err);
+
+/* fn (data, i) for every i in [0, n), spread over the context's threads
+ * (a 1-thread context: in order on the caller's); returns when all are
+ * done. For work a caller wants on the threads that run the inference,
+ * before or after it (the GStreamer element's preprocessing): they are
+ * awake then, and no second set of threads competes with them.
+ * SN_ERR_INVALID_ARG for a NULL context or fn, or n < 0. */
+sn_status sn_context_parallel (sn_context *context, int n,
+    void (*fn) (void *data, int i), void *data, sn_error *err);
 
 /* Per-operator profile of the last run() (per image): name, kind, time in ms
  * and multiply-adds. Returns the number of operators; index >= count gives

@@ -592,6 +592,17 @@ take_pending_runner (GstShuffleNet * self)
       gst_message_new_latency (GST_OBJECT (self)));
 }
 
+/* SnParallelFor over the inference threads of the runner in use: the
+ * preprocessor runs on the streaming thread right before the inference,
+ * from the same runner (a model swap rebuilds the preprocessor). */
+static void
+preprocess_on_runner (gpointer pool, gint n, void (*body) (void *data, int i),
+    void *data)
+{
+  GstShuffleNet *self = pool;
+  sn_runner_parallel (self->runner, n, body, data);
+}
+
 /* The preprocessing of the runner's model with the property overrides. */
 static SnPreprocessor *
 build_preprocessor (GstShuffleNet * self, const GstVideoInfo * in_info,
@@ -623,9 +634,11 @@ build_preprocessor (GstShuffleNet * self, const GstVideoInfo * in_info,
   c.out_height = ii.height;
   c.out_nhwc = ii.layout == SN_LAYOUT_NHWC;
   SnPreprocessor *pre = sn_preprocessor_new (in_info, &c, error);
-  if (pre)                      /* the inference threads preprocess too */
+  if (pre) {                    /* the inference threads preprocess too */
     sn_preprocessor_set_threads (pre, MIN (sn_runner_threads (self->runner),
             SN_PREPROCESS_MAX_THREADS));
+    sn_preprocessor_set_parallel (pre, preprocess_on_runner, self);
+  }
   return pre;
 }
 

@@ -107,6 +107,8 @@ struct _SnPreprocessor
   float mul[3], add[3];         /* tensor = clamped * mul[k] + add[k] */
   int n_threads;                /* bands of tensor rows run in parallel */
   SnWorkspace *ws;              /* [n_threads] */
+  SnParallelFor parallel_for;   /* runs the bands; NULL: OpenMP */
+  gpointer pool;
 };
 
 /* Three rows of n floats each, one per source channel (or tensor channel
@@ -925,6 +927,34 @@ run_rows (const SnPreprocessor * pre, SnWorkspace * ws,
 }
 
 void
+sn_preprocessor_set_parallel (SnPreprocessor * pre,
+    SnParallelFor parallel_for, gpointer pool)
+{
+  g_return_if_fail (pre != NULL);
+  pre->parallel_for = parallel_for;
+  pre->pool = pool;
+}
+
+/* One run's bands of active rows, one per thread, each with its own
+ * workspace. */
+typedef struct
+{
+  SnPreprocessor *pre;
+  const GstVideoFrame *frame;
+  float *out;
+} SnBands;
+
+static void
+run_band (void *data, int t)
+{
+  const SnBands *b = data;
+  SnPreprocessor *pre = b->pre;
+  run_rows (pre, &pre->ws[t], b->frame, b->out,
+      (int) ((gint64) t * pre->ah / pre->n_threads),
+      (int) ((gint64) (t + 1) * pre->ah / pre->n_threads));
+}
+
+void
 sn_preprocessor_run (SnPreprocessor * pre, const GstVideoFrame * frame,
     float *out)
 {
@@ -933,13 +963,15 @@ sn_preprocessor_run (SnPreprocessor * pre, const GstVideoFrame * frame,
   g_return_if_fail (GST_VIDEO_FRAME_WIDTH (frame) == pre->in_w);
   g_return_if_fail (GST_VIDEO_FRAME_HEIGHT (frame) == pre->in_h);
 
-  /* bands of active rows, one per thread, each with its own workspace */
+  SnBands bands = { pre, frame, out };
+  if (pre->parallel_for && pre->n_threads > 1)
+    pre->parallel_for (pre->pool, pre->n_threads, run_band, &bands);
+  else {
 #pragma omp parallel for num_threads(pre->n_threads) schedule(static) \
     if(pre->n_threads > 1)
-  for (int t = 0; t < pre->n_threads; t++)
-    run_rows (pre, &pre->ws[t], frame, out,
-        (int) ((gint64) t * pre->ah / pre->n_threads),
-        (int) ((gint64) (t + 1) * pre->ah / pre->n_threads));
+    for (int t = 0; t < pre->n_threads; t++)
+      run_band (&bands, t);
+  }
 
   /* letterbox bars */
   zero_block (pre, out, 0, pre->y0, 0, pre->cfg.out_width);

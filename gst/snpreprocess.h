@@ -54,7 +54,8 @@
  * or RGB -> 3x224x224 takes ~0.2 ms on one core with the frame in cache,
  * ~0.35 ms fresh from memory (Xeon 2.8 GHz, AVX2 kernels), on one
  * thread; sn_preprocessor_set_threads () splits the tensor rows into bands
- * run in parallel (OpenMP), each with its own scratch, and the result does
+ * run in parallel (OpenMP, or the threads sn_preprocessor_set_parallel ()
+ * names), each with its own scratch, and the result does
  * not depend on the thread count. A preprocessor keeps per-run scratch, so
  * use one per streaming thread.
  * SN_PREPROCESS_SIMD=0 in the environment (read by sn_preprocessor_new)
@@ -134,6 +135,17 @@ void sn_preprocessor_free (SnPreprocessor * pre);
  * bands, each run by one thread with its own scratch (allocated here, not
  * per frame). Results are bit-identical for every thread count. */
 void sn_preprocessor_set_threads (SnPreprocessor * pre, int threads);
+
+/* Runs body (data, i) for every i in [0, n) and returns when all are done;
+ * @pool is what sn_preprocessor_set_parallel () was given. */
+typedef void (*SnParallelFor) (gpointer pool, gint n,
+    void (*body) (void *data, int i), void *data);
+
+/* Who runs the bands of sn_preprocessor_run (): @parallel_for (the element
+ * passes its inference threads', sn_context_parallel ()), or, with NULL,
+ * an OpenMP parallel for on the calling thread. */
+void sn_preprocessor_set_parallel (SnPreprocessor * pre,
+    SnParallelFor parallel_for, gpointer pool);
 
 /* @frame: mapped for reading, same format, width and height as in_info
  * (its strides and plane offsets are read from the frame, so they may

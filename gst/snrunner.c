@@ -228,6 +228,15 @@ sn_runner_warmup_ms (const SnRunner * r)
   return r->warmup_ms;
 }
 
+void
+sn_runner_parallel (SnRunner * r, gint n, void (*body) (void *data, int i),
+    void *data)
+{
+  /* fails only on a NULL argument */
+  sn_status st = sn_context_parallel (r->ctx, n, body, data, NULL);
+  g_assert (st == SN_OK);
+}
+
 float *
 sn_runner_input (SnRunner * r)
 {

@@ -50,6 +50,11 @@ gint sn_runner_num_classes (const SnRunner * runner);
 /* Duration of the warm-up run, in milliseconds. */
 gdouble sn_runner_warmup_ms (const SnRunner * runner);
 
+/* body (data, i) for every i in [0, n) on the inference threads
+ * (sn_context_parallel ()); returns when all are done. */
+void sn_runner_parallel (SnRunner * runner, gint n,
+    void (*body) (void *data, int i), void *data);
+
 /* The input tensor to fill before sn_runner_run (): one image,
  * C x H x W (NCHW) or H x W x C (NHWC) as sn_runner_input_info () says. */
 float *sn_runner_input (SnRunner * runner);

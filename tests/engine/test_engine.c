@@ -5,6 +5,7 @@
  *   test_engine GOOD.onnx UNSUPPORTED.onnx
  * GOOD is a small NCHW ShuffleNet; UNSUPPORTED uses an op the engine refuses
  * (both come from tests/variants/gen_models.py). */
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +209,102 @@ test_runs (const unsigned char *good, size_t size)
   free (single);
 }
 
+/* Threads of this process (entries of /proc/self/task); -1 without it. */
+static int
+count_threads (void)
+{
+  DIR *d = opendir ("/proc/self/task");
+  if (d == NULL)
+    return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir (d)) != NULL;)
+    n += e->d_name[0] != '.';
+  closedir (d);
+  return n;
+}
+
+typedef struct {
+  int calls[300];
+} parallel_counts;
+
+static void
+count_call (void *data, int i)
+{
+  parallel_counts *c = data;
+  __atomic_fetch_add (&c->calls[i], 1, __ATOMIC_RELAXED);
+}
+
+/* A context's team: sn_context_parallel calls each index once on any
+ * thread count; runs after the team went to sleep (a camera's gaps) give
+ * 1 thread's bits; freed contexts leave no thread behind. */
+static void
+test_team (const unsigned char *good, size_t size)
+{
+  sn_model *m;
+  sn_error err;
+  if (sn_model_load_memory (good, size, &m, &err) != SN_OK) {
+    CHECK (0, "good model refused: %s", err.message);
+    return;
+  }
+  int baseline = count_threads ();
+  sn_input_info in;
+  sn_model_input_info (m, &in);
+  int k = sn_model_num_classes (m);
+  size_t image = (size_t) in.channels * in.height * in.width;
+  float *x = malloc (sizeof (float) * image), *y1 = malloc (sizeof (float) * k);
+  float *y = malloc (sizeof (float) * k);
+  srand (11);
+  for (size_t i = 0; i < image; i++)
+    x[i] = (float) rand () / RAND_MAX * 2.0f - 1.0f;
+  sn_context *c1;
+  CHECK (sn_context_create (m, 1, &c1, &err) == SN_OK, "%s", err.message);
+  sn_context_run (c1, x, 1, y1, &err);
+  for (int threads = 1; threads <= 3; threads++) {
+    sn_context *c;
+    CHECK (sn_context_create (m, threads, &c, &err) == SN_OK, "%s",
+        err.message);
+    static const int ns[] = { 0, 1, 3, 257 };
+    for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) {
+      parallel_counts counts = { { 0 } };
+      CHECK (sn_context_parallel (c, ns[j], count_call, &counts, &err)
+          == SN_OK, "parallel: %s", err.message);
+      int wrong = 0;
+      for (int i = 0; i < 300; i++)
+        wrong += counts.calls[i] != (i < ns[j]);
+      CHECK (wrong == 0, "%d threads, n %d: %d indices not called once",
+          threads, ns[j], wrong);
+    }
+    for (int r = 0; r < 3; r++) {   /* past the team's spin: asleep */
+      struct timespec gap = { 0, 40 * 1000 * 1000 };
+      nanosleep (&gap, NULL);
+      CHECK (sn_context_run (c, x, 1, y, &err) == SN_OK, "%s", err.message);
+      CHECK (max_abs_diff (y, y1, k) == 0.0f, "%d threads after a 40 ms "
+          "gap: differs from 1 thread by %g", threads,
+          max_abs_diff (y, y1, k));
+    }
+    CHECK (sn_context_parallel (c, 1, NULL, NULL, &err) == SN_ERR_INVALID_ARG
+        && sn_context_parallel (c, -1, count_call, NULL, &err)
+        == SN_ERR_INVALID_ARG && strstr (err.message, "n must be"),
+        "bad parallel arguments accepted");
+    sn_context_free (c);
+  }
+  for (int i = 0; i < 8; i++) {     /* contexts come and go */
+    sn_context *c;
+    if (sn_context_create (m, 2, &c, &err) == SN_OK) {
+      sn_context_run (c, x, 1, y, &err);
+      sn_context_free (c);
+    }
+  }
+  sn_context_free (c1);
+  CHECK (baseline < 0 || count_threads () == baseline,
+      "%d threads before the contexts, %d after they were freed", baseline,
+      count_threads ());
+  sn_model_free (m);
+  free (x);
+  free (y1);
+  free (y);
+}
+
 /* logits of `batch` images of x on a model of `precision` and `threads`;
  * NULL (after a failed CHECK) when it does not load or run. */
 static float *
@@ -400,6 +497,7 @@ main (int argc, char **argv)
   test_bad_files (argv[2]);
   test_corrupt_bytes (good, size);
   test_runs (good, size);
+  test_team (good, size);
   test_profile (good, size);
   test_precision (good, size);
   free (good);

@@ -134,7 +134,7 @@ fuzz_loader () {
   local e=$src/engine
   build_target fuzz_model_loader "$src/tests/fuzz/fuzz_model_loader.c" \
     "$e/api.c" "$e/onnx_graph.c" "$e/lower.c" "$e/lower_const.c" \
-    "$e/lower_layout.c" "$e/lower_ops.c" "$e/plan.c" "$e/ops.c" \
+    "$e/lower_layout.c" "$e/lower_ops.c" "$e/plan.c" "$e/ops.c" "$e/pool.c" \
     "$e"/kernels/kernels_*.c "$pbc" \
     -- -I"$e" -I"$build/engine" -lprotobuf-c
   ln -sf fuzz_model_loader "$out/fuzz_loader"
