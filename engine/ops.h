@@ -1,10 +1,11 @@
 /* ops.h - the operator layer: runs a planned sn_graph on one context's arena.
- * Operators split their work into tasks and own the threading: one OpenMP
- * parallel region per run() (batch loop inside), tasks claimed from shared
+ * Operators split their work into tasks and own the threading: each run()
+ * (batch loop inside) is one job of the context's pool (pool.h: the caller
+ * and the helper threads that come in time), tasks claimed from shared
  * counters (each thread first from its own spatial band of the op, whose
  * rows sit in a storage of the band's own: sn_store_plan) and an op
  * finished when all its tasks are (no barrier that waits for a descheduled
- * thread), the thread count passed to the region (never
+ * thread), the thread count passed to the pool's region (never
  * omp_set_num_threads). */
 #ifndef SN_OPS_H
 #define SN_OPS_H
