@@ -8,12 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause ()
-#else
-#define cpu_relax() ((void) 0)
-#endif
-
 #ifdef _OPENMP
 #include <omp.h>
 #else
@@ -868,7 +862,7 @@ wait_done (const int *done, int limit)
   for (unsigned spins = 0; __atomic_load_n (done, __ATOMIC_ACQUIRE) < limit;
       spins++) {
     if (spins < 4096)
-      cpu_relax ();
+      sn_cpu_relax ();
     else
       sched_yield ();          /* the worker we wait for may need this CPU */
   }

@@ -13,12 +13,6 @@
 #include <omp.h>
 #endif
 
-#if defined(__x86_64__) || defined(__i386__)
-#define cpu_relax() __builtin_ia32_pause ()
-#else
-#define cpu_relax() ((void) 0)
-#endif
-
 /* How long a helper spins for the next job before it sleeps: about twice
  * the last gap between two jobs, so a stream of runs a few milliseconds
  * apart (a file decoded faster than real time; the element's
@@ -90,7 +84,7 @@ wait_for_job (sn_pool *p, unsigned seen, long long spin_ns)
   for (unsigned i = 1;; i++) {
     if (__atomic_load_n (&p->job, __ATOMIC_ACQUIRE) != seen)
       return false;
-    cpu_relax ();
+    sn_cpu_relax ();
     if (i % 64 == 0 && now_ns () - t0 > spin_ns)
       break;
   }
@@ -252,7 +246,7 @@ close_job (sn_pool *p)
   uint64_t g = __atomic_and_fetch (&p->gate, ~GATE_OPEN, __ATOMIC_ACQ_REL);
   long long t0 = now_ns ();
   for (unsigned i = 1; GATE_COUNT (g) != 0; i++) {
-    cpu_relax ();
+    sn_cpu_relax ();
     g = __atomic_load_n (&p->gate, __ATOMIC_ACQUIRE);
     if (i % 64 == 0 && now_ns () - t0 > SN_POOL_LEAVE_SPIN_NS)
       break;

@@ -36,6 +36,14 @@
 
 typedef void (*sn_pool_fn) (void *data, int tid, int team);
 
+/* One turn of a spin-wait loop (x86 PAUSE: the core's sibling runs, the
+ * loop exits without a memory-order flush). */
+#if defined(__x86_64__) || defined(__i386__)
+#define sn_cpu_relax() __builtin_ia32_pause ()
+#else
+#define sn_cpu_relax() ((void) 0)
+#endif
+
 typedef struct sn_pool sn_pool;
 
 /* `threads` counts the caller: threads - 1 helpers. NULL when out of
