@@ -48,13 +48,22 @@ G_DEFINE_QUARK (sn-preprocess-error-quark, sn_preprocess_error);
 
 #define MAX_GROUPS 2
 
-/* Channels that share a column table. */
+/* Channels that share a column table: their plane layout, fixed by the
+ * format. */
 typedef struct
 {
   int n_ch;                     /* channels in this group: 1..3 */
   int plane[3];                 /* frame plane of each channel */
   int poffset[3];               /* byte offset of each channel in a pixel */
-  int v_shift;                  /* plane row = source row >> v_shift */
+  int pstride;                  /* bytes from one pixel to the next */
+  int h_shift, v_shift;         /* plane column / row = frame's >> shift */
+  gint64 row_bytes;             /* bytes of a plane row (the shortest of the
+                                   group's planes) */
+} SnGroup;
+
+/* A group's column taps for one geometry. */
+typedef struct
+{
   gint32 *off0, *off1;          /* [aw] byte offset in a plane row of the
                                    left / right tap of each active column */
   guint8 *sh1;                  /* [aw] bit shift of the right tap's word
@@ -62,21 +71,37 @@ typedef struct
                                    8 * (off1 - off0), 0..32 */
   int n_fast;                   /* leading columns whose 8 bytes at off0
                                    lie inside the row (word path) */
-} SnGroup;
+} SnGroupTaps;
+
+/* How one source rectangle of the frame (the whole frame, or a region)
+ * maps onto the tensor. Arrays have room for the tensor's width (columns)
+ * and height (rows): the active window never exceeds the tensor. */
+typedef struct
+{
+  /* Active window of the tensor: columns [x0, x0 + aw), rows [y0, y0 + ah).
+   * Outside it (letterbox bars) the tensor is 0. */
+  int x0, aw, y0, ah;
+  float *fx;                    /* [aw] weight of the right tap */
+  int *xi0, *xi1;               /* [aw] frame columns of the two taps */
+  int *row_top, *row_bot;       /* [ah] frame rows of the two taps */
+  float *fy;                    /* [ah] weight of the bottom tap */
+  SnGroupTaps taps[MAX_GROUPS];
+} SnGeometry;
 
 /* What a run writes while it works, per group: one copy per thread
  * (a thread computes a band of tensor rows with its own copy). */
 typedef struct
 {
-  guint32 *w0, *w1;             /* [aw] staging: the 4 bytes at each tap */
-  float *rows;                  /* cache: [2 slots][n_ch][aw] row passes */
+  guint32 *w0, *w1;             /* [out_w] staging: the 4 bytes at each tap */
+  float *rows;                  /* cache: [2 slots][n_ch][out_w] row passes */
   int key[2];                   /* plane row held by each slot, -1: none */
 } SnGroupCache;
 
 typedef struct
 {
   SnGroupCache group[MAX_GROUPS];
-  float *scratch;               /* [3][aw] NHWC staging row */
+  float *scratch;               /* [3][out_w] NHWC staging row */
+  SnGeometry region;            /* the region this thread runs alone */
 } SnWorkspace;
 
 typedef struct _SnKernels SnKernels;
@@ -89,16 +114,11 @@ struct _SnPreprocessor
   int n_in_ch;                  /* 3, or 1 for GRAY8 */
   const SnKernels *kernels;
 
-  /* Active window of the tensor: columns [x0, x0 + aw), rows [y0, y0 + ah).
-   * Outside it (letterbox bars) the tensor is 0. */
-  int x0, aw, y0, ah;
-  float *fx;                    /* [aw] weight of the right tap */
-  int *row_top, *row_bot;       /* [ah] source rows of the two taps */
-  float *fy;                    /* [ah] weight of the bottom tap */
-
   int n_groups;
   SnGroup group[MAX_GROUPS];
   int ch_group[3], ch_index[3]; /* where source channel c lives */
+  SnGeometry frame;             /* the whole frame */
+  SnGeometry region;            /* a region run in bands by all threads */
 
   /* Tensor channel k before clamping, in 0..255 units:
    * mat[k][0] * c0 + mat[k][1] * c1 + mat[k][2] * c2 + mat[k][3]
@@ -121,10 +141,11 @@ typedef struct
 struct _SnKernels
 {
   const char *name;
-  /* Row pass of group g over plane rows prow[c] (row start, channel c's
-   * plane) into dst [n_ch][n]. */
-  void (*row_pass) (const SnGroup * g, SnGroupCache * gc,
-      const guint8 * const *prow, const float *fx, int n, float *dst);
+  /* Row pass of group g with column taps t over plane rows prow[c] (row
+   * start, channel c's plane) into dst [n_ch][n]. */
+  void (*row_pass) (const SnGroup * g, const SnGroupTaps * t,
+      SnGroupCache * gc, const guint8 * const *prow, const float *fx, int n,
+      float *dst);
   /* Blend + colour + normalize: rows a, b -> o[3] rows of n floats. */
   void (*blend) (const SnPreprocessor * pre, const SnRows3 * a,
       const SnRows3 * b, float wy, int n, float *const *o);
@@ -444,30 +465,31 @@ lerp_words (const guint32 * restrict w0, const guint32 * restrict w1, int s,
   }
 }
 
-/* Row pass of group g: prow[c] is the start of the plane row holding
- * channel c; dst is [n_ch][n]. Columns [0, n_fast) take the word path,
- * one staging per plane shared by that plane's channels; the rest read
- * bytes. Inlined into each kernel flavour so each compiles for its ISA. */
+/* Row pass of group g with column taps t: prow[c] is the start of the
+ * plane row holding channel c; dst is [n_ch][n]. Columns [0, n_fast) take
+ * the word path, one staging per plane shared by that plane's channels;
+ * the rest read bytes. Inlined into each kernel flavour so each compiles
+ * for its ISA. */
 static SN_ALWAYS_INLINE void
-row_pass_body (const SnGroup * g, SnGroupCache * gc,
+row_pass_body (const SnGroup * g, const SnGroupTaps * t, SnGroupCache * gc,
     const guint8 * const *prow, const float *fx, int n, float *dst)
 {
   for (int c = 0; c < g->n_ch; c++) {
     float *d = dst + (gsize) c * n;
 
     if (c == 0 || prow[c] != prow[c - 1])
-      stage_words (prow[c], g->off0, g->sh1, g->n_fast, gc->w0, gc->w1);
-    lerp_words (gc->w0, gc->w1, 8 * g->poffset[c], fx, g->n_fast, d);
-    row_pass_bytes (prow[c] + g->poffset[c], g->off0, g->off1, fx,
-        g->n_fast, n, d);
+      stage_words (prow[c], t->off0, t->sh1, t->n_fast, gc->w0, gc->w1);
+    lerp_words (gc->w0, gc->w1, 8 * g->poffset[c], fx, t->n_fast, d);
+    row_pass_bytes (prow[c] + g->poffset[c], t->off0, t->off1, fx,
+        t->n_fast, n, d);
   }
 }
 
 static void
-row_pass_c (const SnGroup * g, SnGroupCache * gc, const guint8 * const *prow,
-    const float *fx, int n, float *dst)
+row_pass_c (const SnGroup * g, const SnGroupTaps * t, SnGroupCache * gc,
+    const guint8 * const *prow, const float *fx, int n, float *dst)
 {
-  row_pass_body (g, gc, prow, fx, n, dst);
+  row_pass_body (g, t, gc, prow, fx, n, dst);
 }
 
 /* Blends rows a0..a2 / b0..b2 (n floats each, the three source channels)
@@ -522,10 +544,10 @@ static const SnKernels kernels_c = { "c", row_pass_c, blend_c };
 
 /* The same row pass compiled for AVX2 (8 columns per step in lerp_words). */
 SN_AVX2 static void
-row_pass_avx2 (const SnGroup * g, SnGroupCache * gc,
+row_pass_avx2 (const SnGroup * g, const SnGroupTaps * t, SnGroupCache * gc,
     const guint8 * const *prow, const float *fx, int n, float *dst)
 {
-  row_pass_body (g, gc, prow, fx, n, dst);
+  row_pass_body (g, t, gc, prow, fx, n, dst);
 }
 
 SN_AVX2 static void
@@ -598,33 +620,12 @@ count_fast_columns (const gint32 * off0, int n, gint64 row_bytes)
   return j;
 }
 
-/* Column tables of a group whose channels have pixel stride ps, are
- * subsampled horizontally by 2^hs and whose rows hold row_bytes bytes,
- * from the luma taps xi0/xi1 [aw]. */
+/* Puts source channels into groups by (pixel stride, subsampling): their
+ * plane layout, which the format fixes. */
 static void
-group_tables (SnGroup * grp, int aw, int ps, int hs, gint64 row_bytes,
-    const int *xi0, const int *xi1)
-{
-  grp->off0 = g_new (gint32, aw);
-  grp->off1 = g_new (gint32, aw);
-  grp->sh1 = g_new (guint8, aw);
-  for (int j = 0; j < aw; j++) {
-    grp->off0[j] = (xi0[j] >> hs) * ps;
-    grp->off1[j] = (xi1[j] >> hs) * ps;
-    grp->sh1[j] = 8 * (grp->off1[j] - grp->off0[j]);
-  }
-  grp->n_fast = count_fast_columns (grp->off0, aw, row_bytes);
-}
-
-/* Puts source channels into groups by (pixel stride, subsampling) and
- * builds each group's tables. */
-static void
-setup_groups (SnPreprocessor * pre, const GstVideoInfo * info,
-    const int *xi0, const int *xi1)
+setup_groups (SnPreprocessor * pre, const GstVideoInfo * info)
 {
   const GstVideoFormatInfo *finfo = info->finfo;
-  int ps[MAX_GROUPS] = { 0 }, hs[MAX_GROUPS] = { 0 };
-  gint64 row_bytes[MAX_GROUPS] = { 0 };
 
   pre->n_groups = 0;
   for (int c = 0; c < pre->n_in_ch; c++) {
@@ -635,31 +636,110 @@ setup_groups (SnPreprocessor * pre, const GstVideoInfo * info,
     int g;
     SnGroup *grp;
 
-    for (g = 0; g < pre->n_groups; g++)
-      if (ps[g] == cps && hs[g] == chs && pre->group[g].v_shift == cvs)
+    for (g = 0; g < pre->n_groups; g++) {
+      grp = &pre->group[g];
+      if (grp->pstride == cps && grp->h_shift == chs && grp->v_shift == cvs)
         break;
+    }
     g_assert (g < MAX_GROUPS);
     grp = &pre->group[g];
     if (g == pre->n_groups) {
       pre->n_groups++;
-      ps[g] = cps;
-      hs[g] = chs;
-      row_bytes[g] = bytes;
+      grp->pstride = cps;
+      grp->h_shift = chs;
       grp->v_shift = cvs;
+      grp->row_bytes = bytes;
       grp->n_ch = 0;
     }
     /* the word path: a 4-byte word at a tap holds the channel's byte, the
      * right tap is at most 4 bytes after the left one */
     g_assert (GST_VIDEO_FORMAT_INFO_POFFSET (finfo, c) < 4 && cps <= 4);
-    row_bytes[g] = MIN (row_bytes[g], bytes);
+    grp->row_bytes = MIN (grp->row_bytes, bytes);
     grp->plane[grp->n_ch] = GST_VIDEO_FORMAT_INFO_PLANE (finfo, c);
     grp->poffset[grp->n_ch] = GST_VIDEO_FORMAT_INFO_POFFSET (finfo, c);
     pre->ch_group[c] = g;
     pre->ch_index[c] = grp->n_ch++;
   }
-  for (int g = 0; g < pre->n_groups; g++)
-    group_tables (&pre->group[g], pre->aw, ps[g], hs[g], row_bytes[g], xi0,
-        xi1);
+}
+
+/* Room for a geometry of the configured tensor. */
+static void
+geometry_alloc (SnGeometry * geo, const SnPreprocessor * pre)
+{
+  const int ow = pre->cfg.out_width, oh = pre->cfg.out_height;
+
+  geo->fx = g_new (float, ow);
+  geo->xi0 = g_new (int, ow);
+  geo->xi1 = g_new (int, ow);
+  geo->row_top = g_new (int, oh);
+  geo->row_bot = g_new (int, oh);
+  geo->fy = g_new (float, oh);
+  for (int g = 0; g < pre->n_groups; g++) {
+    geo->taps[g].off0 = g_new (gint32, ow);
+    geo->taps[g].off1 = g_new (gint32, ow);
+    geo->taps[g].sh1 = g_new (guint8, ow);
+  }
+}
+
+static void
+geometry_clear (SnGeometry * geo)
+{
+  g_free (geo->fx);
+  g_free (geo->xi0);
+  g_free (geo->xi1);
+  g_free (geo->row_top);
+  g_free (geo->row_bot);
+  g_free (geo->fy);
+  for (int g = 0; g < MAX_GROUPS; g++) {
+    g_free (geo->taps[g].off0);
+    g_free (geo->taps[g].off1);
+    g_free (geo->taps[g].sh1);
+  }
+  memset (geo, 0, sizeof (*geo));
+}
+
+/* Fills @geo for the source rectangle @src of the frame (inside it, not
+ * empty): the tensor window it covers and the frame taps of every tensor
+ * column and row. The rectangle is resized as if it were a frame of its
+ * own (the resize mode applies to its size; edge replication at its
+ * borders), but its taps are frame coordinates, so chroma comes from the
+ * sample covering each frame pixel whatever the rectangle's parity.
+ * Allocates nothing. */
+static void
+geometry_build (const SnPreprocessor * pre, SnGeometry * geo,
+    const GstVideoRectangle * src)
+{
+  const int ow = pre->cfg.out_width, oh = pre->cfg.out_height;
+  int rw, rh, left, top;
+
+  compute_geometry (src->w, src->h, &pre->cfg, &rw, &rh, &left, &top);
+  geo->x0 = MAX (left, 0);
+  geo->aw = MIN (left + rw, ow) - geo->x0;
+  geo->y0 = MAX (top, 0);
+  geo->ah = MIN (top + rh, oh) - geo->y0;
+
+  axis_table (src->w, rw, left, geo->x0, geo->aw, geo->xi0, geo->xi1, geo->fx);
+  axis_table (src->h, rh, top, geo->y0, geo->ah, geo->row_top, geo->row_bot,
+      geo->fy);
+  for (int j = 0; j < geo->aw; j++) {
+    geo->xi0[j] += src->x;
+    geo->xi1[j] += src->x;
+  }
+  for (int i = 0; i < geo->ah; i++) {
+    geo->row_top[i] += src->y;
+    geo->row_bot[i] += src->y;
+  }
+  for (int g = 0; g < pre->n_groups; g++) {
+    const SnGroup *grp = &pre->group[g];
+    SnGroupTaps *t = &geo->taps[g];
+
+    for (int j = 0; j < geo->aw; j++) {
+      t->off0[j] = (geo->xi0[j] >> grp->h_shift) * grp->pstride;
+      t->off1[j] = (geo->xi1[j] >> grp->h_shift) * grp->pstride;
+      t->sh1[j] = 8 * (t->off1[j] - t->off0[j]);
+    }
+    t->n_fast = count_fast_columns (t->off0, geo->aw, grp->row_bytes);
+  }
 }
 
 SnPreprocessor *
@@ -668,7 +748,7 @@ sn_preprocessor_new (const GstVideoInfo * in_info,
 {
   static gsize debug_once = 0;
   SnPreprocessor *pre;
-  int rw, rh, left, top, *xi0, *xi1;
+  GstVideoRectangle whole;
 
   if (g_once_init_enter (&debug_once)) {
     GST_DEBUG_CATEGORY_INIT (sn_preprocess_debug, "snpreprocess", 0,
@@ -688,33 +768,19 @@ sn_preprocessor_new (const GstVideoInfo * in_info,
   pre->cfg = *config;
   pre->n_in_ch = GST_VIDEO_INFO_IS_GRAY (in_info) ? 1 : 3;
   pre->kernels = choose_kernels ();
-
-  compute_geometry (pre->in_w, pre->in_h, config, &rw, &rh, &left, &top);
-  pre->x0 = MAX (left, 0);
-  pre->aw = MIN (left + rw, config->out_width) - pre->x0;
-  pre->y0 = MAX (top, 0);
-  pre->ah = MIN (top + rh, config->out_height) - pre->y0;
-  GST_DEBUG ("%s %dx%d -> resized %dx%d at (%d,%d) -> tensor %dx%d, active "
-      "%dx%d at (%d,%d), %s kernels", gst_video_format_to_string (pre->format),
-      pre->in_w, pre->in_h, rw, rh, left, top, config->out_width,
-      config->out_height, pre->aw, pre->ah, pre->x0, pre->y0,
-      pre->kernels->name);
-
-  /* column taps: [aw] each; row taps: [ah] each */
-  xi0 = g_new (int, pre->aw);
-  xi1 = g_new (int, pre->aw);
-  pre->fx = g_new (float, pre->aw);
-  axis_table (pre->in_w, rw, left, pre->x0, pre->aw, xi0, xi1, pre->fx);
-  pre->row_top = g_new (int, pre->ah);
-  pre->row_bot = g_new (int, pre->ah);
-  pre->fy = g_new (float, pre->ah);
-  axis_table (pre->in_h, rh, top, pre->y0, pre->ah, pre->row_top,
-      pre->row_bot, pre->fy);
-
-  setup_groups (pre, in_info, xi0, xi1);
-  g_free (xi0);
-  g_free (xi1);
+  setup_groups (pre, in_info);
   setup_colour (pre, in_info);
+
+  whole.x = whole.y = 0;
+  whole.w = pre->in_w;
+  whole.h = pre->in_h;
+  geometry_alloc (&pre->frame, pre);
+  geometry_alloc (&pre->region, pre);
+  geometry_build (pre, &pre->frame, &whole);
+  GST_DEBUG ("%s %dx%d -> tensor %dx%d, active %dx%d at (%d,%d), %s kernels",
+      gst_video_format_to_string (pre->format), pre->in_w, pre->in_h,
+      config->out_width, config->out_height, pre->frame.aw, pre->frame.ah,
+      pre->frame.x0, pre->frame.y0, pre->kernels->name);
   sn_preprocessor_set_threads (pre, 1);
   return pre;
 }
@@ -729,6 +795,7 @@ free_workspaces (SnPreprocessor * pre)
       g_free (pre->ws[t].group[g].rows);
     }
     g_free (pre->ws[t].scratch);
+    geometry_clear (&pre->ws[t].region);
   }
   g_free (pre->ws);
   pre->ws = NULL;
@@ -738,6 +805,8 @@ free_workspaces (SnPreprocessor * pre)
 void
 sn_preprocessor_set_threads (SnPreprocessor * pre, int threads)
 {
+  const int ow = pre != NULL ? pre->cfg.out_width : 0;
+
   g_return_if_fail (pre != NULL);
   g_return_if_fail (threads >= 1 && threads <= SN_PREPROCESS_MAX_THREADS);
   if (threads == pre->n_threads)
@@ -747,11 +816,12 @@ sn_preprocessor_set_threads (SnPreprocessor * pre, int threads)
   for (int t = 0; t < threads; t++) {
     for (int g = 0; g < pre->n_groups; g++) {
       SnGroupCache *gc = &pre->ws[t].group[g];
-      gc->w0 = g_new (guint32, pre->aw);
-      gc->w1 = g_new (guint32, pre->aw);
-      gc->rows = g_new (float, (gsize) 2 * pre->group[g].n_ch * pre->aw);
+      gc->w0 = g_new (guint32, ow);
+      gc->w1 = g_new (guint32, ow);
+      gc->rows = g_new (float, (gsize) 2 * pre->group[g].n_ch * ow);
     }
-    pre->ws[t].scratch = g_new (float, (gsize) 3 * pre->aw);
+    pre->ws[t].scratch = g_new (float, (gsize) 3 * ow);
+    geometry_alloc (&pre->ws[t].region, pre);
   }
   pre->n_threads = threads;
 }
@@ -761,16 +831,9 @@ sn_preprocessor_free (SnPreprocessor * pre)
 {
   if (pre == NULL)
     return;
-  for (int g = 0; g < pre->n_groups; g++) {
-    g_free (pre->group[g].off0);
-    g_free (pre->group[g].off1);
-    g_free (pre->group[g].sh1);
-  }
   free_workspaces (pre);
-  g_free (pre->fx);
-  g_free (pre->row_top);
-  g_free (pre->row_bot);
-  g_free (pre->fy);
+  geometry_clear (&pre->frame);
+  geometry_clear (&pre->region);
   g_free (pre);
 }
 
@@ -784,13 +847,15 @@ sn_preprocessor_get_tensor_size (const SnPreprocessor * pre)
 /* ------------------------------------------------------------------ */
 /* Per frame                                                           */
 
-/* Returns the [n_ch][aw] row pass of plane row prow of group g, from the
- * thread's cache gc or computed into the slot not holding plane row keep. */
+/* Returns the [n_ch][aw] row pass of plane row prow of group g (taps t),
+ * from the thread's cache gc or computed into the slot not holding plane
+ * row keep. */
 static const float *
-group_row (const SnPreprocessor * pre, const SnGroup * g, SnGroupCache * gc,
-    const GstVideoFrame * frame, int prow, int keep)
+group_row (const SnPreprocessor * pre, const SnGeometry * geo, int g,
+    SnGroupCache * gc, const GstVideoFrame * frame, int prow, int keep)
 {
-  const gsize slot_size = (gsize) g->n_ch * pre->aw;
+  const SnGroup *grp = &pre->group[g];
+  const gsize slot_size = (gsize) grp->n_ch * geo->aw;
   const guint8 *rowp[3];
   int slot;
 
@@ -799,12 +864,12 @@ group_row (const SnPreprocessor * pre, const SnGroup * g, SnGroupCache * gc,
   if (gc->key[1] == prow)
     return gc->rows + slot_size;
   slot = gc->key[0] == keep ? 1 : 0;
-  for (int c = 0; c < g->n_ch; c++) {
-    const guint8 *plane = GST_VIDEO_FRAME_PLANE_DATA (frame, g->plane[c]);
-    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, g->plane[c]);
+  for (int c = 0; c < grp->n_ch; c++) {
+    const guint8 *plane = GST_VIDEO_FRAME_PLANE_DATA (frame, grp->plane[c]);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (frame, grp->plane[c]);
     rowp[c] = plane + (gssize) prow * stride;
   }
-  pre->kernels->row_pass (g, gc, rowp, pre->fx, pre->aw,
+  pre->kernels->row_pass (grp, &geo->taps[g], gc, rowp, geo->fx, geo->aw,
       gc->rows + slot * slot_size);
   gc->key[slot] = prow;
   return gc->rows + slot * slot_size;
@@ -819,19 +884,21 @@ group_row (const SnPreprocessor * pre, const SnGroup * g, SnGroupCache * gc,
  * a time). Inlined: GCC takes a function that only prefetches for one
  * without side effects and drops the call. */
 static SN_ALWAYS_INLINE void
-prefetch_group_row (const SnPreprocessor * pre, const SnGroup * g,
-    const GstVideoFrame * frame, int prow)
+prefetch_group_row (const SnPreprocessor * pre, const SnGeometry * geo,
+    int g, const GstVideoFrame * frame, int prow)
 {
-  const gint32 first = g->off0[0], last = g->off1[pre->aw - 1] + 8;
+  const SnGroup *grp = &pre->group[g];
+  const gint32 first = geo->taps[g].off0[0];
+  const gint32 last = geo->taps[g].off1[geo->aw - 1] + 8;
 
-  for (int c = 0; c < g->n_ch; c++) {
+  for (int c = 0; c < grp->n_ch; c++) {
     const guint8 *plane, *row;
 
-    if (c > 0 && g->plane[c] == g->plane[c - 1])
+    if (c > 0 && grp->plane[c] == grp->plane[c - 1])
       continue;                 /* packed: the channels share the plane */
-    plane = GST_VIDEO_FRAME_PLANE_DATA (frame, g->plane[c]);
+    plane = GST_VIDEO_FRAME_PLANE_DATA (frame, grp->plane[c]);
     row = plane + (gssize) prow * GST_VIDEO_FRAME_PLANE_STRIDE (frame,
-        g->plane[c]);
+        grp->plane[c]);
     for (gint32 b = first; b < last; b += 64)
       __builtin_prefetch (row + b, 0, 0);
     __builtin_prefetch (row + last - 1, 0, 0);
@@ -854,21 +921,22 @@ interleave3 (const float *restrict s0, const float *restrict s1,
  * into the tensor, NHWC through the thread's [3][aw] scratch, then
  * interleaved. */
 static void
-blend_row (const SnPreprocessor * pre, float *scratch, const SnRows3 * a,
-    const SnRows3 * b, float wy, int i, float *out)
+blend_row (const SnPreprocessor * pre, const SnGeometry * geo,
+    float *scratch, const SnRows3 * a, const SnRows3 * b, float wy, int i,
+    float *out)
 {
-  const int n = pre->aw, ow = pre->cfg.out_width, oh = pre->cfg.out_height;
+  const int n = geo->aw, ow = pre->cfg.out_width, oh = pre->cfg.out_height;
   float *o[3];
 
   for (int k = 0; k < 3; k++) {
     if (pre->cfg.out_nhwc)
       o[k] = scratch + (gsize) k * n;
     else                        /* [3][H][W]: (k * H + i) * W + j */
-      o[k] = out + ((gsize) k * oh + i) * ow + pre->x0;
+      o[k] = out + ((gsize) k * oh + i) * ow + geo->x0;
   }
   pre->kernels->blend (pre, a, b, wy, n, o);
   if (pre->cfg.out_nhwc)        /* [H][W][3]: (i * W + j) * 3 + k */
-    interleave3 (o[0], o[1], o[2], n, out + ((gsize) i * ow + pre->x0) * 3);
+    interleave3 (o[0], o[1], o[2], n, out + ((gsize) i * ow + geo->x0) * 3);
 }
 
 /* Zeroes tensor columns [j0, j1) of rows [i0, i1). */
@@ -891,10 +959,23 @@ zero_block (const SnPreprocessor * pre, float *out, int i0, int i1, int j0,
   }
 }
 
-/* Active tensor rows [r0, r1) with workspace ws. */
+/* The tensor outside geometry geo's active window (letterbox bars). */
 static void
-run_rows (const SnPreprocessor * pre, SnWorkspace * ws,
-    const GstVideoFrame * frame, float *out, int r0, int r1)
+zero_bars (const SnPreprocessor * pre, const SnGeometry * geo, float *out)
+{
+  const int ow = pre->cfg.out_width, oh = pre->cfg.out_height;
+  const int y1 = geo->y0 + geo->ah, x1 = geo->x0 + geo->aw;
+
+  zero_block (pre, out, 0, geo->y0, 0, ow);
+  zero_block (pre, out, y1, oh, 0, ow);
+  zero_block (pre, out, geo->y0, y1, 0, geo->x0);
+  zero_block (pre, out, geo->y0, y1, x1, ow);
+}
+
+/* Active tensor rows [r0, r1) of geometry geo with workspace ws. */
+static void
+run_rows (const SnPreprocessor * pre, const SnGeometry * geo,
+    SnWorkspace * ws, const GstVideoFrame * frame, float *out, int r0, int r1)
 {
   for (int g = 0; g < pre->n_groups; g++)
     ws->group[g].key[0] = ws->group[g].key[1] = -1;
@@ -904,25 +985,22 @@ run_rows (const SnPreprocessor * pre, SnWorkspace * ws,
     SnRows3 a, b;
 
     for (int g = 0; g < pre->n_groups; g++) {
-      const SnGroup *grp = &pre->group[g];
-      int pa = pre->row_top[r] >> grp->v_shift;
-      int pb = pre->row_bot[r] >> grp->v_shift;
+      const int vs = pre->group[g].v_shift;
+      int pa = geo->row_top[r] >> vs, pb = geo->row_bot[r] >> vs;
       if (r + 1 < r1) {
-        prefetch_group_row (pre, grp, frame,
-            pre->row_top[r + 1] >> grp->v_shift);
-        prefetch_group_row (pre, grp, frame,
-            pre->row_bot[r + 1] >> grp->v_shift);
+        prefetch_group_row (pre, geo, g, frame, geo->row_top[r + 1] >> vs);
+        prefetch_group_row (pre, geo, g, frame, geo->row_bot[r + 1] >> vs);
       }
-      ga[g] = group_row (pre, grp, &ws->group[g], frame, pa, pb);
-      gb[g] = group_row (pre, grp, &ws->group[g], frame, pb, pa);
+      ga[g] = group_row (pre, geo, g, &ws->group[g], frame, pa, pb);
+      gb[g] = group_row (pre, geo, g, &ws->group[g], frame, pb, pa);
     }
     for (int c = 0; c < 3; c++) {
       int cc = c < pre->n_in_ch ? c : 0;        /* GRAY8: c1 = c2 = c0 */
-      gsize at = (gsize) pre->ch_index[cc] * pre->aw;
+      gsize at = (gsize) pre->ch_index[cc] * geo->aw;
       a.c[c] = ga[pre->ch_group[cc]] + at;
       b.c[c] = gb[pre->ch_group[cc]] + at;
     }
-    blend_row (pre, ws->scratch, &a, &b, pre->fy[r], pre->y0 + r, out);
+    blend_row (pre, geo, ws->scratch, &a, &b, geo->fy[r], geo->y0 + r, out);
   }
 }
 
@@ -935,11 +1013,29 @@ sn_preprocessor_set_parallel (SnPreprocessor * pre,
   pre->pool = pool;
 }
 
-/* One run's bands of active rows, one per thread, each with its own
- * workspace. */
+/* body (data, t) for t in [0, n_threads), on the threads the caller named
+ * (sn_preprocessor_set_parallel) or OpenMP's. */
+static void
+for_each_thread (SnPreprocessor * pre, void (*body) (void *data, int t),
+    void *data)
+{
+  if (pre->n_threads == 1)
+    body (data, 0);
+  else if (pre->parallel_for)
+    pre->parallel_for (pre->pool, pre->n_threads, body, data);
+  else {
+#pragma omp parallel for num_threads(pre->n_threads) schedule(static)
+    for (int t = 0; t < pre->n_threads; t++)
+      body (data, t);
+  }
+}
+
+/* One source rectangle in bands of active rows, one per thread, each with
+ * its own workspace. */
 typedef struct
 {
   SnPreprocessor *pre;
+  const SnGeometry *geo;
   const GstVideoFrame *frame;
   float *out;
 } SnBands;
@@ -949,9 +1045,30 @@ run_band (void *data, int t)
 {
   const SnBands *b = data;
   SnPreprocessor *pre = b->pre;
-  run_rows (pre, &pre->ws[t], b->frame, b->out,
-      (int) ((gint64) t * pre->ah / pre->n_threads),
-      (int) ((gint64) (t + 1) * pre->ah / pre->n_threads));
+  const int ah = b->geo->ah;
+
+  run_rows (pre, b->geo, &pre->ws[t], b->frame, b->out,
+      (int) ((gint64) t * ah / pre->n_threads),
+      (int) ((gint64) (t + 1) * ah / pre->n_threads));
+}
+
+static void
+run_in_bands (SnPreprocessor * pre, const SnGeometry * geo,
+    const GstVideoFrame * frame, float *out)
+{
+  SnBands bands = { pre, geo, frame, out };
+
+  for_each_thread (pre, run_band, &bands);
+  zero_bars (pre, geo, out);
+}
+
+static gboolean
+frame_matches (const SnPreprocessor * pre, const GstVideoFrame * frame)
+{
+  g_return_val_if_fail (GST_VIDEO_FRAME_FORMAT (frame) == pre->format, FALSE);
+  g_return_val_if_fail (GST_VIDEO_FRAME_WIDTH (frame) == pre->in_w, FALSE);
+  g_return_val_if_fail (GST_VIDEO_FRAME_HEIGHT (frame) == pre->in_h, FALSE);
+  return TRUE;
 }
 
 void
@@ -959,25 +1076,75 @@ sn_preprocessor_run (SnPreprocessor * pre, const GstVideoFrame * frame,
     float *out)
 {
   g_return_if_fail (pre != NULL && frame != NULL && out != NULL);
-  g_return_if_fail (GST_VIDEO_FRAME_FORMAT (frame) == pre->format);
-  g_return_if_fail (GST_VIDEO_FRAME_WIDTH (frame) == pre->in_w);
-  g_return_if_fail (GST_VIDEO_FRAME_HEIGHT (frame) == pre->in_h);
+  if (!frame_matches (pre, frame))
+    return;
+  run_in_bands (pre, &pre->frame, frame, out);
+}
 
-  SnBands bands = { pre, frame, out };
-  if (pre->parallel_for && pre->n_threads > 1)
-    pre->parallel_for (pre->pool, pre->n_threads, run_band, &bands);
-  else {
-#pragma omp parallel for num_threads(pre->n_threads) schedule(static) \
-    if(pre->n_threads > 1)
-    for (int t = 0; t < pre->n_threads; t++)
-      run_band (&bands, t);
+gboolean
+sn_preprocess_region_valid (const SnPreprocessor * pre,
+    const GstVideoRectangle * r)
+{
+  g_return_val_if_fail (pre != NULL && r != NULL, FALSE);
+  return r->x >= 0 && r->y >= 0 && r->w > 0 && r->h > 0
+      && r->x < pre->in_w && r->y < pre->in_h
+      && r->w <= pre->in_w - r->x && r->h <= pre->in_h - r->y;
+}
+
+/* Regions [first, first + n_threads): region first + t on thread t, its
+ * geometry in the thread's workspace. */
+typedef struct
+{
+  SnPreprocessor *pre;
+  const GstVideoFrame *frame;
+  const GstVideoRectangle *regions;
+  float *out;                   /* [n][3 * out_h * out_w] */
+  int first;
+} SnRegionRound;
+
+static void
+run_region_alone (void *data, int t)
+{
+  const SnRegionRound *rr = data;
+  SnPreprocessor *pre = rr->pre;
+  SnWorkspace *ws = &pre->ws[t];
+  const int i = rr->first + t;
+  float *out = rr->out + (gsize) i * sn_preprocessor_get_tensor_size (pre);
+
+  geometry_build (pre, &ws->region, &rr->regions[i]);
+  run_rows (pre, &ws->region, ws, rr->frame, out, 0, ws->region.ah);
+  zero_bars (pre, &ws->region, out);
+}
+
+void
+sn_preprocessor_run_regions (SnPreprocessor * pre,
+    const GstVideoFrame * frame, const GstVideoRectangle * regions, int n,
+    float *out)
+{
+  const gsize size = pre != NULL ? sn_preprocessor_get_tensor_size (pre) : 0;
+  int i = 0;
+
+  g_return_if_fail (pre != NULL && frame != NULL && n >= 0);
+  g_return_if_fail (n == 0 || (regions != NULL && out != NULL));
+  if (!frame_matches (pre, frame))
+    return;
+  for (int k = 0; k < n; k++) {
+    if (!sn_preprocess_region_valid (pre, &regions[k])) {
+      g_critical ("sn_preprocessor_run_regions: region %d (%d,%d %dx%d) is "
+          "not inside the %dx%d frame", k, regions[k].x, regions[k].y,
+          regions[k].w, regions[k].h, pre->in_w, pre->in_h);
+      return;
+    }
   }
 
-  /* letterbox bars */
-  zero_block (pre, out, 0, pre->y0, 0, pre->cfg.out_width);
-  zero_block (pre, out, pre->y0 + pre->ah, pre->cfg.out_height, 0,
-      pre->cfg.out_width);
-  zero_block (pre, out, pre->y0, pre->y0 + pre->ah, 0, pre->x0);
-  zero_block (pre, out, pre->y0, pre->y0 + pre->ah, pre->x0 + pre->aw,
-      pre->cfg.out_width);
+  /* Whole rounds of one region per thread; the rest one at a time, its
+   * rows in bands over every thread. */
+  for (; pre->n_threads > 1 && i + pre->n_threads <= n; i += pre->n_threads) {
+    SnRegionRound round = { pre, frame, regions, out, i };
+    for_each_thread (pre, run_region_alone, &round);
+  }
+  for (; i < n; i++) {
+    geometry_build (pre, &pre->region, &regions[i]);
+    run_in_bands (pre, &pre->region, frame, out + (gsize) i * size);
+  }
 }

@@ -157,6 +157,27 @@ void sn_preprocessor_set_parallel (SnPreprocessor * pre,
 void sn_preprocessor_run (SnPreprocessor * pre, const GstVideoFrame * frame,
     float *out);
 
+/* Regions of interest. Each region (frame pixels [x, x + w) x [y, y + h),
+ * inside the frame) is preprocessed as if it were a frame of its own of
+ * w x h pixels (the resize mode applies to its size, edge replication at
+ * its borders), into its own tensor; its taps stay frame coordinates, so
+ * chroma of subsampled formats comes from the sample covering each frame
+ * pixel, exactly as the whole frame's does, at any region parity.
+ * @out: n tensors back to back (tensor i at out + i * tensor size). Runs
+ * one region per thread while at least as many regions as threads remain,
+ * then each remaining region in bands of rows over all threads; results
+ * do not depend on the thread count. Allocates nothing. A region outside
+ * the frame, or a frame that does not match, is refused with a critical
+ * warning and @out left untouched: check with
+ * sn_preprocess_region_valid (). */
+void sn_preprocessor_run_regions (SnPreprocessor * pre,
+    const GstVideoFrame * frame, const GstVideoRectangle * regions, int n,
+    float *out);
+
+/* Whether @region (w, h >= 1) lies inside the preprocessor's frame. */
+gboolean sn_preprocess_region_valid (const SnPreprocessor * pre,
+    const GstVideoRectangle * region);
+
 /* Tensor size the preprocessor was configured for: 3 * out_w * out_h. */
 gsize sn_preprocessor_get_tensor_size (const SnPreprocessor * pre);
 

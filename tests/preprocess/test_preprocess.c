@@ -307,15 +307,29 @@ ref_sample (const double *img, int w, int h, double u, double v, int k)
   return top + fy * (bot - top);
 }
 
-/* The whole tensor, layout as the config says. */
+/* The tensor of region r of the frame (the whole frame when r is NULL),
+ * layout as the config says: the region cut out of the frame's float RGB
+ * image first, then sampled as an image of its own. */
 static void
-ref_tensor (const GstVideoFrame * f, const Layout * l, const RefMatrix * m,
-    const SnPreprocessConfig * c, float *out)
+ref_tensor_region (const GstVideoFrame * f, const Layout * l,
+    const RefMatrix * m, const SnPreprocessConfig * c,
+    const GstVideoRectangle * r, float *out)
 {
-  int w = GST_VIDEO_FRAME_WIDTH (f), h = GST_VIDEO_FRAME_HEIGHT (f);
-  int ow = c->out_width, oh = c->out_height;
-  RefGeom g = ref_geometry (w, h, c);
-  double *img = ref_rgb_image (f, l, m);
+  int fw = GST_VIDEO_FRAME_WIDTH (f), fh = GST_VIDEO_FRAME_HEIGHT (f);
+  GstVideoRectangle whole = { 0, 0, fw, fh };
+  int ow = c->out_width, oh = c->out_height, w, h;
+  double *frame_img = ref_rgb_image (f, l, m), *img;
+  RefGeom g;
+
+  if (r == NULL)
+    r = &whole;
+  w = r->w, h = r->h;
+  g = ref_geometry (w, h, c);
+  img = g_new (double, (gsize) w * h * 3);      /* [h][w][3] the crop */
+  for (int y = 0; y < h; y++)
+    memcpy (img + (gsize) y * w * 3,
+        frame_img + ((gsize) (r->y + y) * fw + r->x) * 3,
+        sizeof (double) * w * 3);
 
   for (int i = 0; i < oh; i++) {
     for (int j = 0; j < ow; j++) {
@@ -335,6 +349,14 @@ ref_tensor (const GstVideoFrame * f, const Layout * l, const RefMatrix * m,
     }
   }
   g_free (img);
+  g_free (frame_img);
+}
+
+static void
+ref_tensor (const GstVideoFrame * f, const Layout * l, const RefMatrix * m,
+    const SnPreprocessConfig * c, float *out)
+{
+  ref_tensor_region (f, l, m, c, NULL, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1237,6 +1259,185 @@ time_format (GstVideoFormat format, SnResizeMode mode, int n_frames)
   g_rand_free (rand);
 }
 
+/* ------------------------------------------------------------------ */
+/* Regions of interest                                                 */
+
+/* Regions of a frame of at least 16x12: odd coordinates and sizes, one
+ * pixel, one row, one column, the whole frame, the bottom-right corner,
+ * and wider and taller than the tensor's aspect. */
+static int
+test_regions (int w, int h, GstVideoRectangle * r)
+{
+  const GstVideoRectangle all[] = {
+    {1, 3, w / 3 | 1, h / 2 | 1}, {0, 0, w, h}, {w - 1, h - 1, 1, 1},
+    {w / 2, 1, 1, h - 2}, {1, h / 2, w - 2, 1}, {w / 5 | 1, h / 7 | 1, 5, 3},
+    {2, 2, w - 3, h - 3}, {w - 7, 0, 7, h},
+  };
+
+  memcpy (r, all, sizeof (all));
+  return G_N_ELEMENTS (all);
+}
+
+/* Every format, odd and even frame sizes, exact and padded strides, every
+ * config: each region's tensor against the reference crop, with all the
+ * frame's regions in one call on 1 and 3 threads (3: whole rounds of a
+ * region per thread, then the rest in bands). */
+GST_START_TEST (test_regions_vs_reference)
+{
+  static const int sizes[][2] = { {385, 289}, {384, 288}, {17, 13} };
+  GRand *rand = g_rand_new_with_seed (1717);
+  int cases = 0;
+
+  for (guint s = 0; s < G_N_ELEMENTS (simd_modes); s++) {
+    g_setenv ("SN_PREPROCESS_SIMD", simd_modes[s], TRUE);
+    for (guint f = 0; f < N_LAYOUTS; f++) {
+      for (guint z = 0; z < G_N_ELEMENTS (sizes); z++) {
+        GstVideoInfo info = video_info (layouts[f].format, sizes[z][0],
+            sizes[z][1]), lay;
+        StrideKind st = z == 0 ? STRIDE_EXACT : STRIDE_PADDED;
+        GstBuffer *buf = make_buffer (&info, st, &lay);
+        RefMatrix m = ref_matrix (&layouts[f], &info.colorimetry);
+        GstVideoRectangle regions[16];
+        int n = test_regions (sizes[z][0], sizes[z][1], regions);
+        GstVideoFrame frame;
+
+        fill_random (buf, rand);
+        fail_unless (gst_video_frame_map (&frame, &lay, buf, GST_MAP_READ));
+        for (guint c = 0; c < G_N_ELEMENTS (ref_configs); c++) {
+          const SnPreprocessConfig *cfg = &ref_configs[c];
+          const gsize len = tensor_len (cfg);
+          float *want = g_new (float, len);
+          float *got[2] = { g_new (float, len * n), g_new (float, len * n) };
+          static const int threads[2] = { 1, 3 };
+
+          for (int t = 0; t < 2; t++) {
+            SnPreprocessor *pre = sn_preprocessor_new (&info, cfg, NULL);
+            fail_unless (pre != NULL);
+            sn_preprocessor_set_threads (pre, threads[t]);
+            for (gsize i = 0; i < len * n; i++)
+              got[t][i] = NAN;
+            sn_preprocessor_run_regions (pre, &frame, regions, n, got[t]);
+            sn_preprocessor_free (pre);
+          }
+          fail_unless (memcmp (got[0], got[1], sizeof (float) * len * n) == 0,
+              "%s: regions on 3 threads differ from 1",
+              gst_video_format_to_string (layouts[f].format));
+          for (int i = 0; i < n; i++, cases++) {
+            gsize at;
+            double d;
+
+            ref_tensor_region (&frame, &layouts[f], &m, cfg, &regions[i], want);
+            d = max_diff (got[0] + len * i, want, len, &at);
+            fail_unless (d <= tolerance (cfg, REF_TOL_LEVELS),
+                "%s %dx%d region (%d,%d %dx%d) config %u simd %s: value %"
+                G_GSIZE_FORMAT " is %g, reference %g",
+                gst_video_format_to_string (layouts[f].format), sizes[z][0],
+                sizes[z][1], regions[i].x, regions[i].y, regions[i].w,
+                regions[i].h, c, simd_modes[s], at, got[0][len * i + at],
+                want[at]);
+          }
+          g_free (want);
+          g_free (got[0]);
+          g_free (got[1]);
+        }
+        gst_video_frame_unmap (&frame);
+        gst_buffer_unref (buf);
+      }
+    }
+  }
+  GST_INFO ("%d region cases", cases);
+  g_unsetenv ("SN_PREPROCESS_SIMD");
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
+/* The whole frame as a region gives sn_preprocessor_run ()'s bits; an RGB
+ * region gives the bits of the same pixels copied into a frame of their
+ * own (nothing outside the region leaks in). */
+GST_START_TEST (test_region_equals_own_frame)
+{
+  GstVideoInfo info = video_info (GST_VIDEO_FORMAT_RGB, 385, 289), lay;
+  GstVideoInfo sub = video_info (GST_VIDEO_FORMAT_RGB, 101, 77);
+  GstVideoRectangle whole = { 0, 0, 385, 289 }, r = { 131, 57, 101, 77 };
+  GstBuffer *buf = make_buffer (&info, STRIDE_PADDED, &lay);
+  GstBuffer *subbuf = gst_buffer_new_allocate (NULL, sub.size, NULL);
+  GRand *rand = g_rand_new_with_seed (3);
+  GstVideoFrame frame, subframe;
+
+  fill_random (buf, rand);
+  fail_unless (gst_video_frame_map (&frame, &lay, buf, GST_MAP_READ));
+  fail_unless (gst_video_frame_map (&subframe, &sub, subbuf, GST_MAP_WRITE));
+  for (int y = 0; y < r.h; y++)
+    memcpy ((guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&subframe, 0)
+        + (gsize) y * GST_VIDEO_FRAME_PLANE_STRIDE (&subframe, 0),
+        (const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0)
+        + (gsize) (r.y + y) * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0)
+        + r.x * 3, (gsize) r.w * 3);
+  for (guint c = 0; c < G_N_ELEMENTS (ref_configs); c++) {
+    const SnPreprocessConfig *cfg = &ref_configs[c];
+    const gsize len = tensor_len (cfg);
+    SnPreprocessor *pre = sn_preprocessor_new (&info, cfg, NULL);
+    float *region = g_new (float, len), *alone;
+    float *frame_t = run_pre (&info, cfg, &frame);
+
+    sn_preprocessor_run_regions (pre, &frame, &whole, 1, region);
+    fail_unless (memcmp (region, frame_t, sizeof (float) * len) == 0,
+        "config %u: the whole-frame region differs from the frame", c);
+    sn_preprocessor_run_regions (pre, &frame, &r, 1, region);
+    alone = run_pre (&sub, cfg, &subframe);
+    fail_unless (memcmp (region, alone, sizeof (float) * len) == 0,
+        "config %u: the region differs from its pixels as a frame", c);
+    sn_preprocessor_free (pre);
+    g_free (region);
+    g_free (alone);
+    g_free (frame_t);
+  }
+  gst_video_frame_unmap (&subframe);
+  gst_video_frame_unmap (&frame);
+  gst_buffer_unref (subbuf);
+  gst_buffer_unref (buf);
+  g_rand_free (rand);
+}
+
+GST_END_TEST;
+
+/* Regions not inside the frame, or empty, are refused before anything is
+ * written. */
+GST_START_TEST (test_bad_regions_refused)
+{
+  GstVideoInfo info = video_info (GST_VIDEO_FORMAT_I420, 64, 48);
+  static const SnPreprocessConfig *cfg = &ref_configs[0];
+  const GstVideoRectangle bad[] = {
+    {-1, 0, 8, 8}, {0, -1, 8, 8}, {0, 0, 0, 8}, {0, 0, 8, 0}, {60, 0, 5, 8},
+    {0, 44, 8, 5}, {64, 0, 1, 1}, {0, 48, 1, 1}, {0, 0, -5, 8},
+    {G_MAXINT, 0, 1, 1}, {1, 1, G_MAXINT, 1},
+  };
+  const GstVideoRectangle good = { 0, 0, 8, 8 };
+  GstBuffer *buf = gst_buffer_new_allocate (NULL, info.size, NULL);
+  SnPreprocessor *pre = sn_preprocessor_new (&info, cfg, NULL);
+  const gsize len = tensor_len (cfg);
+  float *out = g_new0 (float, 2 * len);
+  GstVideoFrame frame;
+
+  fail_unless (gst_video_frame_map (&frame, &info, buf, GST_MAP_READ));
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    GstVideoRectangle two[2] = { good, bad[i] };
+    fail_if (sn_preprocess_region_valid (pre, &bad[i]), "region %u", i);
+    ASSERT_CRITICAL (sn_preprocessor_run_regions (pre, &frame, two, 2, out));
+    for (gsize k = 0; k < 2 * len; k++)
+      fail_unless (out[k] == 0.0f, "region %u: the output was written", i);
+  }
+  fail_unless (sn_preprocess_region_valid (pre, &good));
+  sn_preprocessor_run_regions (pre, &frame, &good, 0, NULL);    /* nothing */
+  gst_video_frame_unmap (&frame);
+  sn_preprocessor_free (pre);
+  gst_buffer_unref (buf);
+  g_free (out);
+}
+
+GST_END_TEST;
+
 GST_START_TEST (test_timing_1080p)
 {
   for (guint s = 0; s < G_N_ELEMENTS (simd_modes); s++) {
@@ -1274,6 +1475,9 @@ preprocess_suite (void)
   tcase_add_test (tc, test_caps_list_formats);
   tcase_add_test (tc, test_wrong_frame_refused);
   tcase_add_test (tc, test_strides_per_frame);
+  tcase_add_test (tc, test_regions_vs_reference);
+  tcase_add_test (tc, test_region_equals_own_frame);
+  tcase_add_test (tc, test_bad_regions_refused);
   tcase_add_test (tc, test_timing_1080p);
   return s;
 }
