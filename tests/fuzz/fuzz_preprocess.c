@@ -13,7 +13,13 @@
  *  - the tensor does not depend on bytes outside the visible colour
  *    components (row padding, plane padding, alpha and x bytes): a second
  *    run with all of them inverted gives the same bits;
- *  - the plain C and the AVX2 kernels agree within 0.02 pixel levels.
+ *  - the plain C and the AVX2 kernels agree within 0.02 pixel levels;
+ *  - a region of interest (taken from the input too, often partly or
+ *    wholly outside the frame) is valid exactly when it lies inside the
+ *    frame; a valid one gives a finite tensor that depends on no byte
+ *    outside the chroma and luma samples covering it (a run with every
+ *    other byte inverted gives the same bits), the same on 1 and 3
+ *    threads, and C and AVX2 agree as for the frame.
  * Built and run by tests/fuzz/run_fuzz.sh. */
 #include <math.h>
 #include <stdint.h>
@@ -141,6 +147,27 @@ visible_mask (const GstVideoFrame * f, const guint8 * base, guint8 * mask)
   }
 }
 
+/* mask[i] = 1 where buffer byte i is a colour component sample covering a
+ * pixel of region r (for subsampled chroma: every sample under the
+ * region, even when it also covers pixels outside it). */
+static void
+region_mask (const GstVideoFrame * f, const guint8 * base,
+    const GstVideoRectangle * r, guint8 * mask)
+{
+  const GstVideoFormatInfo *finfo = f->info.finfo;
+  int n = GST_VIDEO_INFO_IS_GRAY (&f->info) ? 1 : 3;
+  for (int c = 0; c < n; c++) {
+    const guint8 *data = GST_VIDEO_FRAME_COMP_DATA (f, c);
+    int stride = GST_VIDEO_FRAME_COMP_STRIDE (f, c);
+    int ps = GST_VIDEO_FRAME_COMP_PSTRIDE (f, c);
+    int hs = GST_VIDEO_FORMAT_INFO_W_SUB (finfo, c);
+    int vs = GST_VIDEO_FORMAT_INFO_H_SUB (finfo, c);
+    for (int y = r->y >> vs; y <= (r->y + r->h - 1) >> vs; y++)
+      for (int x = r->x >> hs; x <= (r->x + r->w - 1) >> hs; x++)
+        mask[data - base + (gsize) y * stride + (gsize) x * ps] = 1;
+  }
+}
+
 static gboolean
 sane_config (const SnPreprocessConfig * c)
 {
@@ -177,13 +204,44 @@ run_pre (const GstVideoInfo * info, const SnPreprocessConfig * c,
   return out;
 }
 
+/* Region r on `threads` threads into a tensor pre-filled with NaN, or NULL
+ * when the preprocessor refuses the config (run_pre has checked how). */
+static float *
+run_region (const GstVideoInfo * info, const SnPreprocessConfig * c,
+    const GstVideoFrame * frame, const GstVideoRectangle * r,
+    const char *simd, int threads)
+{
+  g_setenv ("SN_PREPROCESS_SIMD", simd, TRUE);
+  SnPreprocessor *pre = sn_preprocessor_new (info, c, NULL);
+  if (pre == NULL)
+    return NULL;
+  gboolean inside = r->x >= 0 && r->y >= 0 && r->w > 0 && r->h > 0
+      && (gint64) r->x + r->w <= GST_VIDEO_INFO_WIDTH (info)
+      && (gint64) r->y + r->h <= GST_VIDEO_INFO_HEIGHT (info);
+  if (sn_preprocess_region_valid (pre, r) != inside)
+    g_error ("region (%d,%d %dx%d) of a %dx%d frame: valid says %d", r->x,
+        r->y, r->w, r->h, GST_VIDEO_INFO_WIDTH (info),
+        GST_VIDEO_INFO_HEIGHT (info), !inside);
+  float *out = NULL;
+  if (inside) {
+    gsize n = sn_preprocessor_get_tensor_size (pre);
+    out = g_new (float, n);
+    for (gsize i = 0; i < n; i++)
+      out[i] = NAN;
+    sn_preprocessor_set_threads (pre, threads);
+    sn_preprocessor_run_regions (pre, frame, r, 1, out);
+  }
+  sn_preprocessor_free (pre);
+  return out;
+}
+
 static void
 check_tensors (const SnPreprocessConfig * c, const float *a, const float *b,
     const float *simd)
 {
   gsize n = (gsize) 3 * c->out_width * c->out_height;
   if (memcmp (a, b, n * sizeof (float)) != 0)
-    g_error ("the tensor depends on padding, alpha or x bytes");
+    g_error ("the tensor depends on bytes it must not read (padding, alpha, x, or outside the region)");
   if (!sane_config (c))
     return;
   double k = 0.0, m = 0.0;
@@ -243,7 +301,14 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     g_error ("cannot map a %s frame",
         gst_video_format_to_string (GST_VIDEO_INFO_FORMAT (&laid)));
   visible_mask (&frame, bytes, mask);
+  GstVideoRectangle roi;
+  roi.x = (int8_t) take_byte (&r);      /* -128..127: outside sometimes */
+  roi.y = (int8_t) take_byte (&r);
+  roi.w = (int8_t) take_byte (&r);
+  roi.h = (int8_t) take_byte (&r);
   float *a = run_pre (&info, &cfg, &frame, "0");
+  float *ra = a ? run_region (&info, &cfg, &frame, &roi, "0", 1) : NULL;
+  float *rsimd = ra ? run_region (&info, &cfg, &frame, &roi, "1", 3) : NULL;
   if (a) {
     for (gsize i = 0; i < size_b; i++)
       bytes[i] ^= mask[i] ? 0 : 0xff;
@@ -254,6 +319,18 @@ LLVMFuzzerTestOneInput (const uint8_t * data, size_t size)
     g_free (b);
     g_free (simd);
   }
+  if (ra) {
+    memset (mask, 0, size_b ? size_b : 1);
+    region_mask (&frame, bytes, &roi, mask);
+    for (gsize i = 0; i < size_b; i++)
+      bytes[i] ^= mask[i] ? 0 : 0xff;
+    float *rb = run_region (&info, &cfg, &frame, &roi, "0", 3);
+    g_assert (rb && rsimd);
+    check_tensors (&cfg, ra, rb, rsimd);
+    g_free (rb);
+  }
+  g_free (ra);
+  g_free (rsimd);
   g_free (a);
   gst_video_frame_unmap (&frame);
   gst_buffer_unref (buf);
