@@ -77,6 +77,7 @@
 #include "gstshufflenetmetaimpl.h"
 #include "snmodelconfig.h"
 #include "snpreprocess.h"
+#include "snregions.h"
 #include "snrunner.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_shufflenet_debug);
@@ -107,7 +108,12 @@ enum
   PROP_PRECISION,
   PROP_MEAN,
   PROP_STD,
-  PROP_LATENCY
+  PROP_LATENCY,
+  PROP_INFERENCE_REGION,
+  PROP_OBJECT_CLASS,
+  PROP_MIN_ROI_SIZE,
+  PROP_MAX_ROIS,
+  PROP_RECLASSIFY_INTERVAL
 };
 
 #define DEFAULT_MODEL NULL
@@ -122,6 +128,11 @@ enum
 #define DEFAULT_CHANNEL_ORDER GST_SHUFFLENET_CHANNEL_ORDER_MODEL_DEFAULT
 #define DEFAULT_MEAN ""
 #define DEFAULT_STD ""
+#define DEFAULT_INFERENCE_REGION GST_SHUFFLENET_INFERENCE_REGION_FULL_FRAME
+#define DEFAULT_OBJECT_CLASS ""
+#define DEFAULT_MIN_ROI_SIZE 16
+#define DEFAULT_MAX_ROIS 64
+#define DEFAULT_RECLASSIFY_INTERVAL 1
 
 #define MAX_THREADS 1024
 /* Weight of a new measurement in the latency estimate (moving average). */
@@ -147,6 +158,12 @@ struct _GstShuffleNet
   gchar *mean_str, *std_str;    /* "" = model default */
   float mean[3], std[3];        /* parsed, tensor channel order */
   guint prep_cookie;            /* bumped by preprocessing properties */
+  GstShuffleNetInferenceRegion inference_region;
+  gchar *object_class;          /* "" = every roi_type */
+  GArray *object_types;         /* GQuark of each object-class name; a new
+                                   array on each change (streaming holds a
+                                   reference to the one it reads) */
+  guint min_roi_size, max_rois, reclassify_interval;
 
   /* Model loading: protected by object lock */
   gboolean started;             /* between start () and stop () */
@@ -177,6 +194,16 @@ struct _GstShuffleNet
   GstStructure *last_result;    /* newest fresh result, or NULL */
   guint64 last_frame;           /* frame number of last_result */
   guint64 frame_count;          /* frames seen since start () */
+  GstShuffleNetInferenceRegion region_mode;     /* of the last frame */
+  SnRegions *regions;           /* roi-list: selection and kept results */
+  guint64 last_region_pass;     /* frame of the last classifying pass */
+  gboolean region_passed;       /* ... when there was one */
+  gint batch_cap;               /* room in the two arrays below */
+  GstVideoRectangle *batch_rects;       /* [batch_cap] regions of a batch */
+  guint *batch_regions;         /* [batch_cap] their index in regions */
+  GstStructure **region_classes;        /* [n_region_classes] fresh
+                                           classes of the frame's regions */
+  guint n_region_classes;
 };
 
 /* Properties copied under the lock for one frame. */
@@ -192,6 +219,9 @@ typedef struct
   float mean[3], std[3];
   guint prep_cookie;
   GstClockTime earliest_time;
+  GstShuffleNetInferenceRegion inference_region;
+  GArray *object_types;         /* a reference: release_settings () */
+  guint min_roi_size, max_rois, reclassify_interval;
 } Settings;
 
 typedef struct
@@ -234,6 +264,26 @@ gst_shufflenet_resize_mode_get_type (void)
 
   if (g_once_init_enter (&type)) {
     GType t = g_enum_register_static ("GstShuffleNetResizeMode", values);
+    g_once_init_leave (&type, t);
+  }
+  return type;
+}
+
+GType
+gst_shufflenet_inference_region_get_type (void)
+{
+  static GType type = 0;
+  static const GEnumValue values[] = {
+    {GST_SHUFFLENET_INFERENCE_REGION_FULL_FRAME, "Classify the whole frame",
+        "full-frame"},
+    {GST_SHUFFLENET_INFERENCE_REGION_ROI_LIST,
+          "Classify each region of interest (GstVideoRegionOfInterestMeta) "
+          "of the frame", "roi-list"},
+    {0, NULL, NULL}
+  };
+
+  if (g_once_init_enter (&type)) {
+    GType t = g_enum_register_static ("GstShuffleNetInferenceRegion", values);
     g_once_init_leave (&type, t);
   }
   return type;
@@ -446,6 +496,18 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Start / stop */
 
+/* Forgets every result: the next frame is classified afresh (a seek, a
+ * model swap, new caps, another inference-region). */
+static void
+forget_results (GstShuffleNet * self)
+{
+  g_clear_pointer (&self->last_result, gst_structure_free);
+  if (self->regions != NULL)
+    sn_regions_reset (self->regions);
+  self->region_passed = FALSE;
+}
+
+
 static void
 reset_stats_locked (GstShuffleNet * self, gdouble estimate_ms)
 {
@@ -492,7 +554,8 @@ gst_shufflenet_start (GstBaseTransform * trans)
 
   self->runner = runner;
   self->frame_count = 0;
-  g_clear_pointer (&self->last_result, gst_structure_free);
+  self->regions = sn_regions_new ();
+  forget_results (self);
 
   GST_OBJECT_LOCK (self);
   self->loader = g_thread_pool_new_full (loader_func, NULL, load_job_free,
@@ -539,7 +602,8 @@ gst_shufflenet_stop (GstBaseTransform * trans)
   sn_runner_free (pending);
   g_clear_pointer (&self->runner, sn_runner_free);
   g_clear_pointer (&self->pre, sn_preprocessor_free);
-  g_clear_pointer (&self->last_result, gst_structure_free);
+  forget_results (self);
+  g_clear_pointer (&self->regions, sn_regions_free);
   return TRUE;
 }
 
@@ -565,7 +629,18 @@ read_settings (GstShuffleNet * self, Settings * st)
   memcpy (st->std, self->std, sizeof (st->std));
   st->prep_cookie = self->prep_cookie;
   st->earliest_time = qos ? self->earliest_time : GST_CLOCK_TIME_NONE;
+  st->inference_region = self->inference_region;
+  st->object_types = g_array_ref (self->object_types);
+  st->min_roi_size = self->min_roi_size;
+  st->max_rois = self->max_rois;
+  st->reclassify_interval = self->reclassify_interval;
   GST_OBJECT_UNLOCK (self);
+}
+
+static void
+release_settings (Settings * st)
+{
+  g_clear_pointer (&st->object_types, g_array_unref);
 }
 
 /* Takes a runner the loader finished. Streaming thread. */
@@ -587,7 +662,7 @@ take_pending_runner (GstShuffleNet * self)
   sn_runner_free (self->runner);
   self->runner = pending;
   g_clear_pointer (&self->pre, sn_preprocessor_free);
-  g_clear_pointer (&self->last_result, gst_structure_free);
+  forget_results (self);
   gst_element_post_message (GST_ELEMENT (self),
       gst_message_new_latency (GST_OBJECT (self)));
 }
@@ -692,6 +767,7 @@ gst_shufflenet_set_info (GstVideoFilter * filter, GstCaps * incaps,
   }
   read_settings (self, &st);
   pre = build_preprocessor (self, in_info, &st, &err);
+  release_settings (&st);
   if (pre == NULL) {
     GST_ELEMENT_ERROR (self, CORE, NEGOTIATION,
         ("Cannot classify %s %dx%d video", GST_VIDEO_INFO_NAME (in_info),
@@ -703,6 +779,10 @@ gst_shufflenet_set_info (GstVideoFilter * filter, GstCaps * incaps,
   sn_preprocessor_free (self->pre);
   self->pre = pre;
   self->pre_cookie = st.prep_cookie;
+  /* region boxes and ids describe frames of the old caps (a whole
+   * frame's result still describes the stream) */
+  if (self->regions != NULL)
+    sn_regions_reset (self->regions);
   GST_DEBUG_OBJECT (self, "classifying %" GST_PTR_FORMAT, incaps);
   return TRUE;
 }
@@ -738,17 +818,13 @@ update_latency (GstShuffleNet * self, gdouble ms)
         gst_message_new_latency (GST_OBJECT (self)));
 }
 
-/* Preprocesses @buf, runs the model and stores the top-k as last_result. */
-static gboolean
-classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
+/* The top-k of @probs [K] above the threshold, best first, into the
+ * element's scratch; returns how many. */
+static gint
+top_classes (GstShuffleNet * self, const float *probs, const Settings * st)
 {
-  const float *probs;           /* [K] */
   gint n_classes = sn_runner_num_classes (self->runner);
   gint k = MIN (st->top_k, n_classes), n;
-  GstVideoFrame frame;
-  GError *err = NULL;
-  gint64 t0 = g_get_monotonic_time ();
-  gdouble ms;
 
   if (k > self->topk_cap) {
     self->topk_cap = k;
@@ -756,124 +832,110 @@ classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
     self->topk_scores = g_renew (float, self->topk_scores, k);
     self->topk_labels = g_renew (const gchar *, self->topk_labels, k);
   }
-  gint *ids = self->topk_ids;   /* [k] best first */
-  float *scores = self->topk_scores;    /* [k] */
-  const gchar **labels = self->topk_labels;     /* [k] */
-  if (!gst_video_frame_map (&frame, &GST_VIDEO_FILTER (self)->in_info, buf,
-          GST_MAP_READ)) {
-    GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map a video frame"),
-        ("buffer %" GST_PTR_FORMAT " does not match the caps", buf));
-    goto failed;
-  }
-  sn_preprocessor_run (self->pre, &frame, sn_runner_input (self->runner));
-  gst_video_frame_unmap (&frame);
-  if (!sn_runner_run (self->runner, &probs, &err)) {
-    GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Inference failed"), ("%s",
-            err->message));
-    g_error_free (err);
-    goto failed;
-  }
-  ms = (g_get_monotonic_time () - t0) / 1000.0;
-
-  n = sn_top_k (probs, n_classes, k, ids, scores);
-  while (n > 0 && scores[n - 1] < st->threshold)        /* sorted: cut tail */
+  n = sn_top_k (probs, n_classes, k, self->topk_ids, self->topk_scores);
+  while (n > 0 && self->topk_scores[n - 1] < st->threshold)     /* sorted */
     n--;
   for (gint i = 0; i < n; i++)
-    labels[i] = sn_runner_label (self->runner, ids[i]);
-  g_clear_pointer (&self->last_result, gst_structure_free);
-  self->last_result = gst_shufflenet_result_new (sn_runner_config
-      (self->runner)->model_name, n, ids, labels, scores, ms);
-  /* Which element made it: several may classify the same buffers. */
+    self->topk_labels[i] = sn_runner_label (self->runner, self->topk_ids[i]);
+  return n;
+}
+
+/* A new result of this element: the class arrays of the scratch's first
+ * @n, the model, @ms of inference, and which element made it (several
+ * may classify the same buffers). */
+static GstStructure *
+new_result (GstShuffleNet * self, gint n, gdouble ms)
+{
+  GstStructure *result = gst_shufflenet_result_new (sn_runner_config
+      (self->runner)->model_name, n, self->topk_ids, self->topk_labels,
+      self->topk_scores, ms);
+
   GST_OBJECT_LOCK (self);
-  gst_structure_set (self->last_result, "element", G_TYPE_STRING,
+  gst_structure_set (result, "element", G_TYPE_STRING,
       GST_OBJECT_NAME (self), NULL);
   GST_OBJECT_UNLOCK (self);
-  self->last_frame = self->frame_count;
-  update_latency (self, ms);
-  return TRUE;
+  return result;
+}
 
-failed:
+static gboolean
+map_frame (GstShuffleNet * self, GstBuffer * buf, GstVideoFrame * frame)
+{
+  if (gst_video_frame_map (frame, &GST_VIDEO_FILTER (self)->in_info, buf,
+          GST_MAP_READ))
+    return TRUE;
+  GST_ELEMENT_ERROR (self, STREAM, FAILED, ("Cannot map a video frame"),
+      ("buffer %" GST_PTR_FORMAT " does not match the caps", buf));
   return FALSE;
 }
 
-/* Appends a copy of @s to the GstValueArray @list. */
 static void
-append_structure (GValue * list, const GstStructure * s)
+post_inference_error (GstShuffleNet * self, GError * err)
 {
-  GValue v = G_VALUE_INIT;
-
-  g_value_init (&v, GST_TYPE_STRUCTURE);
-  gst_value_set_structure (&v, s);
-  gst_value_array_append_and_take_value (list, &v);
+  GST_ELEMENT_ERROR (self, LIBRARY, FAILED, ("Inference failed"), ("%s",
+          err->message));
+  g_error_free (err);
 }
 
-/* Attaches @result as @buf's meta. When the buffer already carries the
- * result of another shufflenet element (several in one pipeline), the meta
- * keeps @result's fields (the plain reader sees the newest result) plus
- * "results": every element's result, upstream first, ours last; an older
- * result of this same element is replaced. */
-static void
-attach_result (GstBuffer * buf, const GstStructure * result)
+/* Preprocesses @buf, runs the model and stores the top-k as last_result. */
+static gboolean
+classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
 {
-  const GstStructure *prev = gst_shufflenet_meta_get_structure (buf);
-  const gchar *name = gst_structure_get_string (result, "element");
-  const GValue *all;
-  GValue list = G_VALUE_INIT;
-  GstStructure *merged;
+  const float *probs;           /* [K] */
+  GstVideoFrame frame;
+  GError *err = NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  gdouble ms;
 
-  if (prev == NULL) {
-    gst_shufflenet_meta_add (buf, result);
-    return;
+  if (!map_frame (self, buf, &frame))
+    return FALSE;
+  sn_preprocessor_run (self->pre, &frame, sn_runner_input (self->runner));
+  gst_video_frame_unmap (&frame);
+  if (!sn_runner_run (self->runner, &probs, &err)) {
+    post_inference_error (self, err);
+    return FALSE;
   }
-  gst_value_array_init (&list, 2);
-  all = gst_structure_get_value (prev, "results");
-  if (all != NULL && GST_VALUE_HOLDS_ARRAY (all)) {
-    for (guint i = 0; i < gst_value_array_get_size (all); i++) {
-      const GValue *v = gst_value_array_get_value (all, i);
-      if (GST_VALUE_HOLDS_STRUCTURE (v)
-          && g_strcmp0 (gst_structure_get_string (gst_value_get_structure (v),
-                  "element"), name) != 0)
-        append_structure (&list, gst_value_get_structure (v));
-    }
-  } else if (g_strcmp0 (gst_structure_get_string (prev, "element"), name)) {
-    append_structure (&list, prev);
+  ms = (g_get_monotonic_time () - t0) / 1000.0;
+
+  g_clear_pointer (&self->last_result, gst_structure_free);
+  self->last_result = new_result (self, top_classes (self, probs, st), ms);
+  self->last_frame = self->frame_count;
+  update_latency (self, ms);
+  return TRUE;
+}
+
+/* Sets @result's frame fields for @buf, attaches it to @buf and posts it
+ * (takes @result). */
+static void
+publish_result (GstShuffleNet * self, GstBuffer * buf, GstStructure * result,
+    gboolean stale, guint64 age, const Settings * st)
+{
+  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
+  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+
+  if (seg->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
+    stream_time = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts);
+    running_time = gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts);
   }
-  if (gst_value_array_get_size (&list) == 0) {
-    g_value_unset (&list);
-    gst_shufflenet_meta_add (buf, result);
-    return;
-  }
-  append_structure (&list, result);
-  merged = gst_structure_copy (result);
-  gst_structure_take_value (merged, "results", &list);
-  gst_shufflenet_meta_add (buf, merged);
-  gst_structure_free (merged);
+  gst_shufflenet_result_set_frame (result, self->frame_count, pts,
+      stream_time, running_time, GST_BUFFER_DURATION (buf), stale, age);
+  gst_shufflenet_meta_attach (buf, result);
+  if (st->post_messages)
+    gst_element_post_message (GST_ELEMENT (self),
+        gst_message_new_element (GST_OBJECT (self), result));
+  else
+    gst_structure_free (result);
 }
 
 /* Attaches the last result (fresh or stale) to @buf and posts it. */
 static void
 publish (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
 {
-  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
-  GstClockTime running_time = GST_CLOCK_TIME_NONE;
   guint64 age = self->frame_count - self->last_frame;
-  GstStructure *result;
 
-  if (seg->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
-    stream_time = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts);
-    running_time = gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts);
-  }
-  result = gst_structure_copy (self->last_result);
-  gst_shufflenet_result_set_frame (result, self->frame_count, pts,
-      stream_time, running_time, GST_BUFFER_DURATION (buf), age > 0, age);
-  attach_result (buf, result);
-  if (st->post_messages)
-    gst_element_post_message (GST_ELEMENT (self),
-        gst_message_new_element (GST_OBJECT (self), result));
-  else
-    gst_structure_free (result);
+  publish_result (self, buf, gst_structure_copy (self->last_result), age > 0,
+      age, st);
 }
 
 /* Late by QoS: at or before the earliest time downstream still wants. */
@@ -905,42 +967,240 @@ outside_segment (GstShuffleNet * self, GstBuffer * buf)
   return !gst_segment_clip (seg, GST_FORMAT_TIME, start, stop, NULL, NULL);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Streaming: regions of interest (inference-region=roi-list) */
+
+/* Room for a batch of the runner in use. */
+static void
+ensure_batch_arrays (GstShuffleNet * self)
+{
+  gint cap = sn_runner_max_batch (self->runner);
+
+  if (cap <= self->batch_cap)
+    return;
+  self->batch_cap = cap;
+  self->batch_rects = g_renew (GstVideoRectangle, self->batch_rects, cap);
+  self->batch_regions = g_renew (guint, self->batch_regions, cap);
+}
+
+/* The classes of the scratch's first @n as a structure (class-ids, labels,
+ * scores). */
+static GstStructure *
+new_classes (GstShuffleNet * self, gint n)
+{
+  GstStructure *classes = gst_structure_new_empty ("classes");
+
+  gst_shufflenet_result_set_classes (classes, n, self->topk_ids,
+      self->topk_labels, self->topk_scores);
+  return classes;
+}
+
+/* Classifies the @n selected regions that reuse no result, in batches of
+ * the runner's size: region i's classes go to region_classes[i] (NULL for
+ * the others). */
+static gboolean
+classify_regions (GstShuffleNet * self, GstBuffer * buf, guint n,
+    const Settings * st)
+{
+  const gint k_classes = sn_runner_num_classes (self->runner);
+  float *input = sn_runner_batch_input (self->runner);  /* [cap][image] */
+  GstVideoFrame frame;
+  guint next = 0;
+
+  ensure_batch_arrays (self);
+  if (!map_frame (self, buf, &frame))
+    return FALSE;
+  while (next < n) {
+    const float *probs;         /* [m][K] */
+    GError *err = NULL;
+    gint m = 0;
+
+    for (; next < n && m < self->batch_cap; next++) {
+      SnRegion *reg = sn_regions_get (self->regions, next);
+      if (reg->reused == NULL && sn_preprocess_region_valid (self->pre,
+              &reg->rect)) {
+        self->batch_rects[m] = reg->rect;
+        self->batch_regions[m++] = next;
+      }
+    }
+    if (m == 0)
+      break;
+    sn_preprocessor_run_regions (self->pre, &frame, self->batch_rects, m,
+        input);
+    if (!sn_runner_run_batch (self->runner, m, &probs, &err)) {
+      gst_video_frame_unmap (&frame);
+      post_inference_error (self, err);
+      return FALSE;
+    }
+    for (gint b = 0; b < m; b++)
+      self->region_classes[self->batch_regions[b]] = new_classes (self,
+          top_classes (self, probs + (gsize) b * k_classes, st));
+  }
+  gst_video_frame_unmap (&frame);
+  return TRUE;
+}
+
+/* The "rois" entry of selected region @i (fresh classes, or a reused
+ * result) and the parameter of its ROI meta; NULL for a region with
+ * neither (a frame interval or QoS skips, a new id). */
+static GstStructure *
+region_result (GstShuffleNet * self, guint i, const gchar * model,
+    const gchar * element)
+{
+  SnRegion *reg = sn_regions_get (self->regions, i);
+  GstStructure *classes = self->region_classes[i], *entry, *param;
+  const GstStructure *from = classes != NULL ? classes : reg->reused;
+
+  if (from == NULL)
+    return NULL;
+  entry = gst_shufflenet_roi_result_new (reg->meta->id,
+      g_quark_to_string (reg->meta->roi_type), &reg->rect, from,
+      classes == NULL, classes == NULL ? reg->age : 0);
+  param = gst_shufflenet_roi_param_new (entry, model, element);
+  if (param != NULL)
+    gst_video_region_of_interest_meta_add_param (reg->meta, param);
+  if (classes != NULL) {        /* kept for the id, or freed */
+    sn_regions_store (self->regions, i, classes, self->frame_count);
+    self->region_classes[i] = NULL;
+  }
+  return entry;
+}
+
+/* Whether this frame may run inference: not inside an interval, not late
+ * by QoS. */
+static gboolean
+region_pass_due (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
+{
+  if (self->region_passed
+      && self->frame_count - self->last_region_pass < st->interval)
+    return FALSE;
+  return !is_late (self, buf, st);
+}
+
+/* roi-list: classifies the frame's regions, attaches every region's result
+ * (as ROI parameters and the meta's "rois") and posts them. */
+static gboolean
+transform_regions (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
+{
+  SnRegionPolicy policy = { (const GQuark *) st->object_types->data,
+    st->object_types->len, st->min_roi_size, st->max_rois,
+    st->reclassify_interval
+  };
+  const gchar *model = sn_runner_config (self->runner)->model_name;
+  gboolean due = region_pass_due (self, buf, st);
+  gint64 t0 = g_get_monotonic_time ();
+  GstStructure *result;
+  GValue rois = G_VALUE_INIT;
+  gchar *element = gst_object_get_name (GST_OBJECT (self));
+  guint n = sn_regions_select (self->regions, buf,
+      &GST_VIDEO_FILTER (self)->in_info, &policy, self->frame_count, due);
+  gboolean ok = TRUE, classified = FALSE;
+
+  if (n > self->n_region_classes) {
+    self->region_classes = g_renew (GstStructure *, self->region_classes, n);
+    self->n_region_classes = n;
+  }
+  memset (self->region_classes, 0, sizeof (GstStructure *) * n);
+  if (due) {
+    self->last_region_pass = self->frame_count;
+    self->region_passed = TRUE;
+    ok = classify_regions (self, buf, n, st);
+  }
+  gst_value_array_init (&rois, n);
+  for (guint i = 0; i < n; i++) {
+    GstStructure *entry;
+    GValue v = G_VALUE_INIT;
+
+    classified |= self->region_classes[i] != NULL;
+    if (!ok || (entry = region_result (self, i, model, element)) == NULL)
+      continue;
+    g_value_init (&v, GST_TYPE_STRUCTURE);
+    g_value_take_boxed (&v, entry);
+    gst_value_array_append_and_take_value (&rois, &v);
+  }
+  for (guint i = 0; i < n; i++)        /* left by a failed batch */
+    g_clear_pointer (&self->region_classes[i], gst_structure_free);
+  if (!ok) {
+    g_value_unset (&rois);
+    g_free (element);
+    return FALSE;
+  }
+  {
+    gdouble ms = classified ? (g_get_monotonic_time () - t0) / 1000.0 : 0.0;
+    result = gst_shufflenet_result_new (model, 0, NULL, NULL, NULL, ms);
+    gst_structure_set (result, "element", G_TYPE_STRING, element, NULL);
+    gst_structure_take_value (result, "rois", &rois);
+    if (classified)
+      update_latency (self, ms);
+  }
+  publish_result (self, buf, result, FALSE, 0, st);
+  g_free (element);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Streaming: the frame */
+
+/* full-frame: classifies @buf, or reuses the last result (interval, QoS). */
+static gboolean
+transform_frame (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
+{
+  gboolean fresh;
+
+  if (self->last_result == NULL)
+    fresh = TRUE;
+  else if (self->frame_count - self->last_frame < st->interval)
+    fresh = FALSE;
+  else
+    fresh = !is_late (self, buf, st);
+  if (!fresh)
+    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": reusing the result "
+        "of frame %" G_GUINT64_FORMAT, self->frame_count, self->last_frame);
+
+  if (fresh && !classify (self, buf, st))
+    return FALSE;
+  publish (self, buf, st);
+  return TRUE;
+}
+
 static GstFlowReturn
 gst_shufflenet_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstShuffleNet *self = GST_SHUFFLENET (trans);
-  gboolean fresh;
+  GstFlowReturn ret = GST_FLOW_OK;
+  gboolean ok;
   Settings st;
 
   take_pending_runner (self);
-  read_settings (self, &st);
   if (self->runner == NULL || !GST_VIDEO_FILTER (self)->negotiated)
     return GST_FLOW_NOT_NEGOTIATED;
-  if (!ensure_preprocessor (self, &st))
-    return GST_FLOW_ERROR;
+  read_settings (self, &st);
+  if (!ensure_preprocessor (self, &st)) {
+    ret = GST_FLOW_ERROR;
+    goto done;
+  }
   if (outside_segment (self, buf)) {
     /* Not shown: no inference, no result, not counted as a frame. */
     GST_LOG_OBJECT (self, "buffer %" GST_TIME_FORMAT " is outside the "
         "segment: passed on unclassified",
         GST_TIME_ARGS (GST_BUFFER_PTS (buf)));
-    return GST_FLOW_OK;
+    goto done;
   }
-
-  if (self->last_result == NULL)
-    fresh = TRUE;
-  else if (self->frame_count - self->last_frame < st.interval)
-    fresh = FALSE;
+  if (st.inference_region != self->region_mode) {
+    forget_results (self);
+    self->region_mode = st.inference_region;
+  }
+  if (st.inference_region == GST_SHUFFLENET_INFERENCE_REGION_ROI_LIST)
+    ok = transform_regions (self, buf, &st);
   else
-    fresh = !is_late (self, buf, &st);
-  if (!fresh)
-    GST_LOG_OBJECT (self, "frame %" G_GUINT64_FORMAT ": reusing the result "
-        "of frame %" G_GUINT64_FORMAT, self->frame_count, self->last_frame);
-
-  if (fresh && !classify (self, buf, &st))
-    return GST_FLOW_ERROR;
-  publish (self, buf, &st);
-  self->frame_count++;
-  return GST_FLOW_OK;
+    ok = transform_frame (self, buf, &st);
+  if (!ok)
+    ret = GST_FLOW_ERROR;
+  else
+    self->frame_count++;
+done:
+  release_settings (&st);
+  return ret;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -984,7 +1244,7 @@ gst_shufflenet_sink_event (GstBaseTransform * trans, GstEvent * event)
     self->earliest_time = GST_CLOCK_TIME_NONE;
     GST_OBJECT_UNLOCK (self);
     /* A result from before a seek describes other frames. */
-    g_clear_pointer (&self->last_result, gst_structure_free);
+    forget_results (self);
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
@@ -1054,6 +1314,39 @@ set_triple (GstShuffleNet * self, const gchar * name, const gchar * text,
   GST_OBJECT_UNLOCK (self);
 }
 
+/* object-class: "" (every roi_type) or comma-separated names, spaces
+ * around them ignored; an empty name is refused with a warning. */
+static void
+set_object_class (GstShuffleNet * self, const gchar * text)
+{
+  gchar **names = g_strsplit (text != NULL ? text : "", ",", -1);
+  GArray *types = g_array_new (FALSE, FALSE, sizeof (GQuark)), *old;
+  gboolean empty = text == NULL || *text == '\0';
+
+  for (guint i = 0; !empty && names[i] != NULL; i++) {
+    GQuark q;
+
+    g_strstrip (names[i]);
+    if (names[i][0] == '\0') {
+      g_warning ("%s: refusing object-class=\"%s\": name %u is empty "
+          "(keeping the previous value)", GST_OBJECT_NAME (self), text, i + 1);
+      g_strfreev (names);
+      g_array_unref (types);
+      return;
+    }
+    q = g_quark_from_string (names[i]);
+    g_array_append_val (types, q);
+  }
+  g_strfreev (names);
+  GST_OBJECT_LOCK (self);
+  g_free (self->object_class);
+  self->object_class = g_strdup (empty ? "" : text);
+  old = self->object_types;
+  self->object_types = types;
+  GST_OBJECT_UNLOCK (self);
+  g_array_unref (old);
+}
+
 static void
 gst_shufflenet_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -1068,6 +1361,9 @@ gst_shufflenet_set_property (GObject * object, guint prop_id,
     case PROP_STD:
       set_triple (self, "std", g_value_get_string (value), &self->std_str,
           self->std);
+      return;
+    case PROP_OBJECT_CLASS:
+      set_object_class (self, g_value_get_string (value));
       return;
     default:
       break;
@@ -1112,6 +1408,18 @@ gst_shufflenet_set_property (GObject * object, guint prop_id,
     case PROP_CHANNEL_ORDER:
       self->channel_order = g_value_get_enum (value);
       self->prep_cookie++;
+      break;
+    case PROP_INFERENCE_REGION:
+      self->inference_region = g_value_get_enum (value);
+      break;
+    case PROP_MIN_ROI_SIZE:
+      self->min_roi_size = g_value_get_uint (value);
+      break;
+    case PROP_MAX_ROIS:
+      self->max_rois = g_value_get_uint (value);
+      break;
+    case PROP_RECLASSIFY_INTERVAL:
+      self->reclassify_interval = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1180,6 +1488,21 @@ gst_shufflenet_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_LATENCY:
       g_value_take_boxed (value, latency_structure_locked (self));
       break;
+    case PROP_INFERENCE_REGION:
+      g_value_set_enum (value, self->inference_region);
+      break;
+    case PROP_OBJECT_CLASS:
+      g_value_set_string (value, self->object_class);
+      break;
+    case PROP_MIN_ROI_SIZE:
+      g_value_set_uint (value, self->min_roi_size);
+      break;
+    case PROP_MAX_ROIS:
+      g_value_set_uint (value, self->max_rois);
+      break;
+    case PROP_RECLASSIFY_INTERVAL:
+      g_value_set_uint (value, self->reclassify_interval);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1211,6 +1534,12 @@ gst_shufflenet_finalize (GObject * object)
   g_free (self->topk_ids);
   g_free (self->topk_scores);
   g_free (self->topk_labels);
+  g_free (self->object_class);
+  g_array_unref (self->object_types);
+  sn_regions_free (self->regions);
+  g_free (self->batch_rects);
+  g_free (self->batch_regions);
+  g_free (self->region_classes);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1233,6 +1562,12 @@ gst_shufflenet_init (GstShuffleNet * self)
   self->std_str = g_strdup (DEFAULT_STD);
   self->earliest_time = GST_CLOCK_TIME_NONE;
   self->reported_latency = 0;
+  self->inference_region = DEFAULT_INFERENCE_REGION;
+  self->object_class = g_strdup (DEFAULT_OBJECT_CLASS);
+  self->object_types = g_array_new (FALSE, FALSE, sizeof (GQuark));
+  self->min_roi_size = DEFAULT_MIN_ROI_SIZE;
+  self->max_rois = DEFAULT_MAX_ROIS;
+  self->reclassify_interval = DEFAULT_RECLASSIFY_INTERVAL;
 
   /* In place, never a copy of the pixels; the buffer is only made writable
    * (a shallow copy if shared) to take the meta. */
@@ -1300,6 +1635,33 @@ install_properties (GObjectClass * gobject_class)
           "Per-channel divisor \"s0,s1,s2\" applied after the mean, in model "
           "channel order (e.g. \"0.229,0.224,0.225\"; empty: the model's)",
           DEFAULT_STD, rw));
+  g_object_class_install_property (gobject_class, PROP_INFERENCE_REGION,
+      g_param_spec_enum ("inference-region", "Inference region",
+          "What is classified: the whole frame, or each region of interest "
+          "(GstVideoRegionOfInterestMeta, e.g. from facedetect) with its "
+          "result added to the region (a \"shufflenet\" parameter) and to "
+          "the meta's \"rois\"; frames without regions get no inference",
+          GST_TYPE_SHUFFLENET_INFERENCE_REGION, DEFAULT_INFERENCE_REGION, rw));
+  g_object_class_install_property (gobject_class, PROP_OBJECT_CLASS,
+      g_param_spec_string ("object-class", "Object class",
+          "roi-list: comma-separated roi_type names of the regions to "
+          "classify (e.g. \"face,person\"); empty: every region",
+          DEFAULT_OBJECT_CLASS, rw));
+  g_object_class_install_property (gobject_class, PROP_MIN_ROI_SIZE,
+      g_param_spec_uint ("min-roi-size", "Minimum region size",
+          "roi-list: regions narrower or shorter than this many pixels "
+          "(after clipping to the frame) are not classified", 0, G_MAXINT,
+          DEFAULT_MIN_ROI_SIZE, rw));
+  g_object_class_install_property (gobject_class, PROP_MAX_ROIS,
+      g_param_spec_uint ("max-rois", "Maximum regions",
+          "roi-list: at most this many regions a frame are classified, the "
+          "largest", 1, G_MAXINT, DEFAULT_MAX_ROIS, rw));
+  g_object_class_install_property (gobject_class, PROP_RECLASSIFY_INTERVAL,
+      g_param_spec_uint ("reclassify-interval", "Reclassify interval",
+          "roi-list: a region whose id (a tracker's, not 0) comes again "
+          "reuses its result, marked stale, until it is this many frames "
+          "old (1: classify every time)", 1, G_MAXINT,
+          DEFAULT_RECLASSIFY_INTERVAL, rw));
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_boxed ("latency", "Latency",
           "Classification time in ms: last, mean, min, max, count of "
@@ -1342,6 +1704,7 @@ gst_shufflenet_class_init (GstShuffleNetClass * klass)
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_shufflenet_set_info);
 
   gst_type_mark_as_plugin_api (GST_TYPE_SHUFFLENET_RESIZE_MODE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_SHUFFLENET_INFERENCE_REGION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_SHUFFLENET_PRECISION, 0);
   gst_type_mark_as_plugin_api (GST_TYPE_SHUFFLENET_CHANNEL_ORDER, 0);
   gst_shufflenet_meta_register ();

@@ -33,6 +33,16 @@ typedef enum
   GST_SHUFFLENET_PRECISION_BF16
 } GstShuffleNetPrecision;
 
+/* inference-region: what is classified. */
+typedef enum
+{
+  GST_SHUFFLENET_INFERENCE_REGION_FULL_FRAME,
+  GST_SHUFFLENET_INFERENCE_REGION_ROI_LIST
+} GstShuffleNetInferenceRegion;
+
+#define GST_TYPE_SHUFFLENET_INFERENCE_REGION \
+  (gst_shufflenet_inference_region_get_type ())
+GType gst_shufflenet_inference_region_get_type (void);
 #define GST_TYPE_SHUFFLENET_RESIZE_MODE (gst_shufflenet_resize_mode_get_type ())
 GType gst_shufflenet_resize_mode_get_type (void);
 #define GST_TYPE_SHUFFLENET_CHANNEL_ORDER \

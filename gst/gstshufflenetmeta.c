@@ -14,16 +14,89 @@ copy_fields (GstStructure * dest, const GstStructure * src)
   }
 }
 
-/* Copies (and scales: a classification of the whole frame does not change
- * with its size) the meta onto @transbuf. Other transforms drop it. */
+/* Multiplies the region boxes of result @s (its "rois", and those of each
+ * entry of "results") by sx, sy: a scaled copy of the frame. */
+static void
+scale_rois (GstStructure * s, gdouble sx, gdouble sy)
+{
+  const GValue *rois = gst_structure_get_value (s, "rois");
+  const GValue *results = gst_structure_get_value (s, "results");
+
+  if (rois != NULL && GST_VALUE_HOLDS_ARRAY (rois)) {
+    GValue scaled = G_VALUE_INIT;
+
+    gst_value_array_init (&scaled, gst_value_array_get_size (rois));
+    for (guint i = 0; i < gst_value_array_get_size (rois); i++) {
+      const GValue *v = gst_value_array_get_value (rois, i);
+      GstStructure *roi;
+      guint x = 0, y = 0, w = 0, h = 0;
+      GValue item = G_VALUE_INIT;
+
+      if (!GST_VALUE_HOLDS_STRUCTURE (v))
+        continue;
+      roi = gst_structure_copy (gst_value_get_structure (v));
+      gst_structure_get (roi, "x", G_TYPE_UINT, &x, "y", G_TYPE_UINT, &y,
+          "width", G_TYPE_UINT, &w, "height", G_TYPE_UINT, &h, NULL);
+      gst_structure_set (roi, "x", G_TYPE_UINT, (guint) (x * sx + 0.5),
+          "y", G_TYPE_UINT, (guint) (y * sy + 0.5),
+          "width", G_TYPE_UINT, (guint) (w * sx + 0.5),
+          "height", G_TYPE_UINT, (guint) (h * sy + 0.5), NULL);
+      g_value_init (&item, GST_TYPE_STRUCTURE);
+      gst_value_set_structure (&item, roi);
+      gst_structure_free (roi);
+      gst_value_array_append_and_take_value (&scaled, &item);
+    }
+    gst_structure_take_value (s, "rois", &scaled);
+  }
+  if (results != NULL && GST_VALUE_HOLDS_ARRAY (results)) {
+    GValue all = G_VALUE_INIT;
+
+    gst_value_array_init (&all, gst_value_array_get_size (results));
+    for (guint i = 0; i < gst_value_array_get_size (results); i++) {
+      const GValue *v = gst_value_array_get_value (results, i);
+      GstStructure *r;
+      GValue item = G_VALUE_INIT;
+
+      if (!GST_VALUE_HOLDS_STRUCTURE (v))
+        continue;
+      r = gst_structure_copy (gst_value_get_structure (v));
+      scale_rois (r, sx, sy);
+      g_value_init (&item, GST_TYPE_STRUCTURE);
+      gst_value_set_structure (&item, r);
+      gst_structure_free (r);
+      gst_value_array_append_and_take_value (&all, &item);
+    }
+    gst_structure_take_value (s, "results", &all);
+  }
+}
+
+/* Copies the meta onto @transbuf: as it is for a copy, with the region
+ * boxes scaled for a scaled frame (a classification of the whole frame
+ * does not change with its size). Other transforms drop it. */
 static gboolean
 meta_transform (GstBuffer * transbuf, GstCustomMeta * meta,
     GstBuffer * buffer, GQuark type, gpointer data, gpointer user_data)
 {
-  if (!GST_META_TRANSFORM_IS_COPY (type)
-      && type != gst_video_meta_transform_scale_get_quark ())
+  GstStructure *s;
+
+  if (GST_META_TRANSFORM_IS_COPY (type)) {
+    gst_shufflenet_meta_add (transbuf, gst_custom_meta_get_structure (meta));
+    return TRUE;
+  }
+  if (type != gst_video_meta_transform_scale_get_quark ())
     return FALSE;
-  gst_shufflenet_meta_add (transbuf, gst_custom_meta_get_structure (meta));
+  s = gst_structure_copy (gst_custom_meta_get_structure (meta));
+  {
+    const GstVideoMetaTransform *scale = data;
+    gint iw = GST_VIDEO_INFO_WIDTH (scale->in_info);
+    gint ih = GST_VIDEO_INFO_HEIGHT (scale->in_info);
+
+    if (iw > 0 && ih > 0)
+      scale_rois (s, (gdouble) GST_VIDEO_INFO_WIDTH (scale->out_info) / iw,
+          (gdouble) GST_VIDEO_INFO_HEIGHT (scale->out_info) / ih);
+  }
+  gst_shufflenet_meta_add (transbuf, s);
+  gst_structure_free (s);
   return TRUE;
 }
 
@@ -56,14 +129,12 @@ gst_shufflenet_meta_add (GstBuffer * buffer, const GstStructure * result)
     copy_fields (gst_custom_meta_get_structure (meta), result);
 }
 
-GstStructure *
-gst_shufflenet_result_new (const gchar * model_name, guint n,
-    const gint * class_ids, const gchar * const *labels, const float *scores,
-    gdouble inference_ms)
+void
+gst_shufflenet_result_set_classes (GstStructure * s, guint n,
+    const gint * class_ids, const gchar * const *labels, const float *scores)
 {
   GValue ids = G_VALUE_INIT, names = G_VALUE_INIT, probs = G_VALUE_INIT;
   GValue item = G_VALUE_INIT;
-  GstStructure *s;
 
   gst_value_array_init (&ids, n);
   gst_value_array_init (&names, n);
@@ -79,16 +150,74 @@ gst_shufflenet_result_new (const gchar * model_name, guint n,
     g_value_set_double (&item, scores[i]);
     gst_value_array_append_and_take_value (&probs, &item);
   }
-
-  s = gst_structure_new_empty (GST_SHUFFLENET_MESSAGE_NAME);
-  /* The frame fields first (placeholders), so that they print first. */
-  gst_shufflenet_result_set_frame (s, 0, GST_CLOCK_TIME_NONE,
-      GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, FALSE, 0);
   gst_structure_take_value (s, "class-ids", &ids);
   gst_structure_take_value (s, "labels", &names);
   gst_structure_take_value (s, "scores", &probs);
+}
+
+GstStructure *
+gst_shufflenet_result_new (const gchar * model_name, guint n,
+    const gint * class_ids, const gchar * const *labels, const float *scores,
+    gdouble inference_ms)
+{
+  GstStructure *s = gst_structure_new_empty (GST_SHUFFLENET_MESSAGE_NAME);
+
+  /* The frame fields first (placeholders), so that they print first. */
+  gst_shufflenet_result_set_frame (s, 0, GST_CLOCK_TIME_NONE,
+      GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, GST_CLOCK_TIME_NONE, FALSE, 0);
+  gst_shufflenet_result_set_classes (s, n, class_ids, labels, scores);
   gst_structure_set (s, "inference-time", G_TYPE_DOUBLE, inference_ms,
       "model", G_TYPE_STRING, model_name, NULL);
+  return s;
+}
+
+GstStructure *
+gst_shufflenet_roi_result_new (gint id, const gchar * roi_type,
+    const GstVideoRectangle * rect, const GstStructure * classes,
+    gboolean stale, guint64 age)
+{
+  GstStructure *s = gst_structure_new (GST_SHUFFLENET_ROI_NAME,
+      "id", G_TYPE_INT, id, "roi-type", G_TYPE_STRING, roi_type,
+      "x", G_TYPE_UINT, (guint) rect->x, "y", G_TYPE_UINT, (guint) rect->y,
+      "width", G_TYPE_UINT, (guint) rect->w,
+      "height", G_TYPE_UINT, (guint) rect->h, NULL);
+  static const gchar *const fields[] = { "class-ids", "labels", "scores" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    gst_structure_set_value (s, fields[i],
+        gst_structure_get_value (classes, fields[i]));
+  gst_structure_set (s, "stale", G_TYPE_BOOLEAN, stale, "age", G_TYPE_UINT64,
+      age, NULL);
+  return s;
+}
+
+GstStructure *
+gst_shufflenet_roi_param_new (const GstStructure * roi_result,
+    const gchar * model_name, const gchar * element)
+{
+  gint label_id;
+  const gchar *label;
+  gdouble confidence;
+  gboolean stale = FALSE;
+  guint64 age = 0;
+  GstStructure *s;
+  static const gchar *const fields[] = { "class-ids", "labels", "scores" };
+
+  if (!gst_shufflenet_result_get_class (roi_result, 0, &label_id, &label,
+          &confidence))
+    return NULL;
+  gst_shufflenet_result_is_stale (roi_result, &age);
+  gst_structure_get_boolean (roi_result, "stale", &stale);
+  s = gst_structure_new (GST_SHUFFLENET_ROI_PARAM_NAME,
+      "label", G_TYPE_STRING, label, "label_id", G_TYPE_INT, label_id,
+      "confidence", G_TYPE_DOUBLE, confidence, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    gst_structure_set_value (s, fields[i],
+        gst_structure_get_value (roi_result, fields[i]));
+  gst_structure_set (s, "model", G_TYPE_STRING, model_name,
+      "model_name", G_TYPE_STRING, model_name,
+      "stale", G_TYPE_BOOLEAN, stale, "age", G_TYPE_UINT64, age,
+      "element", G_TYPE_STRING, element, NULL);
   return s;
 }
 
@@ -105,4 +234,53 @@ gst_shufflenet_result_set_frame (GstStructure * result, guint64 frame,
       "duration", G_TYPE_UINT64, duration,
       "frame", G_TYPE_UINT64, frame,
       "stale", G_TYPE_BOOLEAN, stale, "age", G_TYPE_UINT64, age, NULL);
+}
+
+/* Appends a copy of @s to the GstValueArray @list. */
+static void
+append_structure (GValue * list, const GstStructure * s)
+{
+  GValue v = G_VALUE_INIT;
+
+  g_value_init (&v, GST_TYPE_STRUCTURE);
+  gst_value_set_structure (&v, s);
+  gst_value_array_append_and_take_value (list, &v);
+}
+
+void
+gst_shufflenet_meta_attach (GstBuffer * buf, const GstStructure * result)
+{
+  const GstStructure *prev = gst_shufflenet_meta_get_structure (buf);
+  const gchar *name = gst_structure_get_string (result, "element");
+  const GValue *all;
+  GValue list = G_VALUE_INIT;
+  GstStructure *merged;
+
+  if (prev == NULL) {
+    gst_shufflenet_meta_add (buf, result);
+    return;
+  }
+  gst_value_array_init (&list, 2);
+  all = gst_structure_get_value (prev, "results");
+  if (all != NULL && GST_VALUE_HOLDS_ARRAY (all)) {
+    for (guint i = 0; i < gst_value_array_get_size (all); i++) {
+      const GValue *v = gst_value_array_get_value (all, i);
+      if (GST_VALUE_HOLDS_STRUCTURE (v)
+          && g_strcmp0 (gst_structure_get_string (gst_value_get_structure (v),
+                  "element"), name) != 0)
+        append_structure (&list, gst_value_get_structure (v));
+    }
+  } else if (g_strcmp0 (gst_structure_get_string (prev, "element"), name)) {
+    append_structure (&list, prev);
+  }
+  if (gst_value_array_get_size (&list) == 0) {
+    g_value_unset (&list);
+    gst_shufflenet_meta_add (buf, result);
+    return;
+  }
+  append_structure (&list, result);
+  merged = gst_structure_copy (result);
+  gst_structure_take_value (merged, "results", &list);
+  gst_shufflenet_meta_add (buf, merged);
+  gst_structure_free (merged);
 }

@@ -23,6 +23,10 @@ struct _SnRunner
   gchar **labels;               /* K names: file, metadata, or "0".."K-1" */
   float *input;                 /* one image: C x H x W or H x W x C */
   float *probs;                 /* [K] probabilities of the last run */
+  gint max_batch;               /* images per batch run */
+  float *batch_input;           /* [max_batch][C x H x W or H x W x C],
+                                   allocated at the first batch */
+  float *batch_probs;           /* [max_batch][K] */
   gboolean outputs_probs;       /* model ends in Softmax */
   gdouble warmup_ms;
 };
@@ -111,6 +115,13 @@ create_context (SnRunner * r, GError ** error)
   }
   r->input = g_new0 (float, n_in);      /* zeros: the warm-up input */
   r->probs = g_new0 (float, r->n_classes);
+  /* A multiple of the threads (a batch runs one image per thread), at
+   * least SN_RUNNER_MIN_BATCH: the engine's batched classifier head reads
+   * its weights once per batch. */
+  {
+    gint t = sn_context_threads (r->ctx);
+    r->max_batch = (MAX (SN_RUNNER_MIN_BATCH, t) + t - 1) / t * t;
+  }
   return TRUE;
 }
 
@@ -161,19 +172,22 @@ sn_runner_free (SnRunner * r)
   g_strfreev (r->labels);
   g_free (r->input);
   g_free (r->probs);
+  g_free (r->batch_input);
+  g_free (r->batch_probs);
   g_free (r->model_path);
   g_free (r->labels_path);
   g_free (r);
 }
 
-gboolean
-sn_runner_run (SnRunner * r, const float **probs, GError ** error)
+/* input [n][image] -> probs [n][K] probabilities. */
+static gboolean
+run_images (SnRunner * r, const float *input, gint n, float *probs,
+    GError ** error)
 {
   sn_error err = { 0 };
   sn_status st;
 
-  /* input: 1 x C x H x W (or 1 x H x W x C) -> probs: 1 x K */
-  st = sn_context_run (r->ctx, r->input, 1, r->probs, &err);
+  st = sn_context_run (r->ctx, input, n, probs, &err);
   if (st != SN_OK) {
     g_set_error (error, SN_RUNNER_ERROR, SN_RUNNER_ERROR_RUN,
         "Inference with '%s' failed: %s", r->model_path,
@@ -181,8 +195,46 @@ sn_runner_run (SnRunner * r, const float **probs, GError ** error)
     return FALSE;
   }
   if (!r->outputs_probs)
-    sn_softmax (r->probs, r->n_classes);
+    for (gint i = 0; i < n; i++)
+      sn_softmax (probs + (gsize) i * r->n_classes, r->n_classes);
+  return TRUE;
+}
+
+gboolean
+sn_runner_run (SnRunner * r, const float **probs, GError ** error)
+{
+  if (!run_images (r, r->input, 1, r->probs, error))
+    return FALSE;
   *probs = r->probs;
+  return TRUE;
+}
+
+gint
+sn_runner_max_batch (const SnRunner * r)
+{
+  return r->max_batch;
+}
+
+float *
+sn_runner_batch_input (SnRunner * r)
+{
+  if (r->batch_input == NULL) {
+    r->batch_input = g_new0 (float, (gsize) r->max_batch * r->info.channels
+        * r->info.height * r->info.width);
+    r->batch_probs = g_new0 (float, (gsize) r->max_batch * r->n_classes);
+  }
+  return r->batch_input;
+}
+
+gboolean
+sn_runner_run_batch (SnRunner * r, gint n, const float **probs,
+    GError ** error)
+{
+  g_return_val_if_fail (n >= 1 && n <= r->max_batch, FALSE);
+  g_return_val_if_fail (r->batch_input != NULL, FALSE);
+  if (!run_images (r, r->batch_input, n, r->batch_probs, error))
+    return FALSE;
+  *probs = r->batch_probs;
   return TRUE;
 }
 

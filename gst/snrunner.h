@@ -65,6 +65,24 @@ float *sn_runner_input (SnRunner * runner);
 gboolean sn_runner_run (SnRunner * runner, const float **probs,
     GError ** error);
 
+/* Batches (the element's regions of interest): at most
+ * sn_runner_max_batch () images a run, a multiple of the threads and at
+ * least SN_RUNNER_MIN_BATCH, so memory does not grow with the number of
+ * regions. */
+#define SN_RUNNER_MIN_BATCH 8
+gint sn_runner_max_batch (const SnRunner * runner);
+
+/* The batch input tensor: max_batch images back to back, each as
+ * sn_runner_input () (C x H x W or H x W x C). Allocated at the first
+ * call and kept. */
+float *sn_runner_batch_input (SnRunner * runner);
+
+/* Runs the first @n (1 .. max_batch) images of the batch input. On
+ * success @probs points to n x K probabilities (image i at i * K), owned
+ * by the runner and valid until the next batch run. */
+gboolean sn_runner_run_batch (SnRunner * runner, gint n, const float **probs,
+    GError ** error);
+
 /* Label text of class @id: the label, or the id as decimal text. */
 const gchar *sn_runner_label (const SnRunner * runner, gint id);
 
