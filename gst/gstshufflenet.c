@@ -1128,7 +1128,12 @@ transform_regions (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
   {
     gdouble ms = classified ? (g_get_monotonic_time () - t0) / 1000.0 : 0.0;
     result = gst_shufflenet_result_new (model, 0, NULL, NULL, NULL, ms);
-    gst_structure_set (result, "element", G_TYPE_STRING, element, NULL);
+    gst_structure_set (result, "element", G_TYPE_STRING, element,
+        "frame-width", G_TYPE_UINT,
+        (guint) GST_VIDEO_INFO_WIDTH (&GST_VIDEO_FILTER (self)->in_info),
+        "frame-height", G_TYPE_UINT,
+        (guint) GST_VIDEO_INFO_HEIGHT (&GST_VIDEO_FILTER (self)->in_info),
+        NULL);
     gst_structure_take_value (result, "rois", &rois);
     if (classified)
       update_latency (self, ms);

@@ -14,89 +14,18 @@ copy_fields (GstStructure * dest, const GstStructure * src)
   }
 }
 
-/* Multiplies the region boxes of result @s (its "rois", and those of each
- * entry of "results") by sx, sy: a scaled copy of the frame. */
-static void
-scale_rois (GstStructure * s, gdouble sx, gdouble sy)
-{
-  const GValue *rois = gst_structure_get_value (s, "rois");
-  const GValue *results = gst_structure_get_value (s, "results");
-
-  if (rois != NULL && GST_VALUE_HOLDS_ARRAY (rois)) {
-    GValue scaled = G_VALUE_INIT;
-
-    gst_value_array_init (&scaled, gst_value_array_get_size (rois));
-    for (guint i = 0; i < gst_value_array_get_size (rois); i++) {
-      const GValue *v = gst_value_array_get_value (rois, i);
-      GstStructure *roi;
-      guint x = 0, y = 0, w = 0, h = 0;
-      GValue item = G_VALUE_INIT;
-
-      if (!GST_VALUE_HOLDS_STRUCTURE (v))
-        continue;
-      roi = gst_structure_copy (gst_value_get_structure (v));
-      gst_structure_get (roi, "x", G_TYPE_UINT, &x, "y", G_TYPE_UINT, &y,
-          "width", G_TYPE_UINT, &w, "height", G_TYPE_UINT, &h, NULL);
-      gst_structure_set (roi, "x", G_TYPE_UINT, (guint) (x * sx + 0.5),
-          "y", G_TYPE_UINT, (guint) (y * sy + 0.5),
-          "width", G_TYPE_UINT, (guint) (w * sx + 0.5),
-          "height", G_TYPE_UINT, (guint) (h * sy + 0.5), NULL);
-      g_value_init (&item, GST_TYPE_STRUCTURE);
-      gst_value_set_structure (&item, roi);
-      gst_structure_free (roi);
-      gst_value_array_append_and_take_value (&scaled, &item);
-    }
-    gst_structure_take_value (s, "rois", &scaled);
-  }
-  if (results != NULL && GST_VALUE_HOLDS_ARRAY (results)) {
-    GValue all = G_VALUE_INIT;
-
-    gst_value_array_init (&all, gst_value_array_get_size (results));
-    for (guint i = 0; i < gst_value_array_get_size (results); i++) {
-      const GValue *v = gst_value_array_get_value (results, i);
-      GstStructure *r;
-      GValue item = G_VALUE_INIT;
-
-      if (!GST_VALUE_HOLDS_STRUCTURE (v))
-        continue;
-      r = gst_structure_copy (gst_value_get_structure (v));
-      scale_rois (r, sx, sy);
-      g_value_init (&item, GST_TYPE_STRUCTURE);
-      gst_value_set_structure (&item, r);
-      gst_structure_free (r);
-      gst_value_array_append_and_take_value (&all, &item);
-    }
-    gst_structure_take_value (s, "results", &all);
-  }
-}
-
-/* Copies the meta onto @transbuf: as it is for a copy, with the region
- * boxes scaled for a scaled frame (a classification of the whole frame
- * does not change with its size). Other transforms drop it. */
+/* Copies the meta onto @transbuf for a copy, and for a scaled frame: a
+ * classification of the whole frame does not change with its size, and
+ * region boxes come with the frame size they refer to ("frame-width",
+ * "frame-height"). Other transforms drop it. */
 static gboolean
 meta_transform (GstBuffer * transbuf, GstCustomMeta * meta,
     GstBuffer * buffer, GQuark type, gpointer data, gpointer user_data)
 {
-  GstStructure *s;
-
-  if (GST_META_TRANSFORM_IS_COPY (type)) {
-    gst_shufflenet_meta_add (transbuf, gst_custom_meta_get_structure (meta));
-    return TRUE;
-  }
-  if (type != gst_video_meta_transform_scale_get_quark ())
+  if (!GST_META_TRANSFORM_IS_COPY (type)
+      && type != gst_video_meta_transform_scale_get_quark ())
     return FALSE;
-  s = gst_structure_copy (gst_custom_meta_get_structure (meta));
-  {
-    const GstVideoMetaTransform *scale = data;
-    gint iw = GST_VIDEO_INFO_WIDTH (scale->in_info);
-    gint ih = GST_VIDEO_INFO_HEIGHT (scale->in_info);
-
-    if (iw > 0 && ih > 0)
-      scale_rois (s, (gdouble) GST_VIDEO_INFO_WIDTH (scale->out_info) / iw,
-          (gdouble) GST_VIDEO_INFO_HEIGHT (scale->out_info) / ih);
-  }
-  gst_shufflenet_meta_add (transbuf, s);
-  gst_structure_free (s);
+  gst_shufflenet_meta_add (transbuf, gst_custom_meta_get_structure (meta));
   return TRUE;
 }
 

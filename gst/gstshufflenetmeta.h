@@ -26,12 +26,14 @@
  *                  arrays of the frame itself are then empty):
  *       id           gint      the GstVideoRegionOfInterestMeta's id
  *       roi-type     gchararray its roi_type ("face", ...)
- *       x, y, width, height  guint  the region in frame pixels (clipped
- *                    to the frame; scaled along when videoscale scales
- *                    the frame)
+ *       x, y, width, height  guint  the region in pixels of the frame
+ *                    shufflenet saw, clipped to it (after a videoscale,
+ *                    scale by the new size / frame-width, frame-height)
  *       class-ids, labels, scores  as above, for the region
  *       stale, age   the region's result reused from `age` frames earlier
  *                    (reclassify-interval, interval or QoS), by its id
+ *   frame-width, frame-height  guint  with "rois": the size of the frame
+ *                  the region boxes refer to
  *   results        GstValueArray of GstStructure: only when several
  *                  shufflenet elements classified the buffer: each one's
  *                  result (the fields above), upstream first; the

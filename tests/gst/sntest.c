@@ -52,18 +52,15 @@ snt_photo_model (gboolean * pretrained)
   return path;
 }
 
-GstSample *
-snt_photo (void)
+/* @path decoded with pngdec, as RGB at its own size. */
+static GstSample *
+decode_png (const gchar * path)
 {
-  static GstSample *photo = NULL;
-  const gchar *path = g_getenv ("SN_TEST_IMAGE");
   GstElement *pipeline, *sink;
+  GstSample *photo = NULL;
   GError *err = NULL;
   gchar *desc;
 
-  if (photo != NULL)
-    return gst_sample_ref (photo);
-  fail_unless (path != NULL, "SN_TEST_IMAGE is not set");
   desc = g_strdup_printf ("filesrc location=\"%s\" ! pngdec ! videoconvert ! "
       "video/x-raw,format=RGB ! appsink name=sink", path);
   pipeline = gst_parse_launch (desc, &err);
@@ -79,7 +76,36 @@ snt_photo (void)
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (sink);
   gst_object_unref (pipeline);
+  return photo;
+}
+
+GstSample *
+snt_photo (void)
+{
+  static GstSample *photo = NULL;
+  const gchar *path = g_getenv ("SN_TEST_IMAGE");
+
+  if (photo != NULL)
+    return gst_sample_ref (photo);
+  fail_unless (path != NULL, "SN_TEST_IMAGE is not set");
+  photo = decode_png (path);
   return gst_sample_ref (photo);
+}
+
+GstSample *
+snt_photo_named (const gchar * name)
+{
+  const gchar *image = g_getenv ("SN_TEST_IMAGE");
+  gchar *dir, *path;
+  GstSample *photo;
+
+  fail_unless (image != NULL, "SN_TEST_IMAGE is not set");
+  dir = g_path_get_dirname (image);
+  path = g_build_filename (dir, name, NULL);
+  photo = decode_png (path);
+  g_free (path);
+  g_free (dir);
+  return photo;
 }
 
 GstSample *

@@ -33,6 +33,10 @@ gchar *snt_photo_model (gboolean * pretrained);
 /* The test photo, decoded with pngdec, as RGB at its own size. */
 GstSample *snt_photo (void);
 
+/* Another photo of the test photo's folder (scikit-image's data), by file
+ * name ("coffee.png"), decoded as RGB at its own size. */
+GstSample *snt_photo_named (const gchar * name);
+
 /* @sample converted (and scaled) to @format @width x @height. */
 GstSample *snt_convert (GstSample * sample, const gchar * format,
     gint width, gint height);
