@@ -18,7 +18,15 @@
  *  "inference_ms":5.2,"classes":[{"id":285,"label":"Egyptian cat",
  *  "score":0.635}, ...]}
  * ]|
- * (shown wrapped here; each result is one line in the file).
+ * (shown wrapped here; each result is one line in the file). With
+ * `shufflenet inference-region=roi-list` the frame's "classes" is empty
+ * and each classified region is an object (box in the pixels of a
+ * frame_width x frame_height frame):
+ * |[
+ *  ...,"classes":[],"frame_width":512,"frame_height":512,"objects":[{"id":0,
+ *  "roi_type":"face","x":175,"y":64,"w":97,"h":97,"stale":false,"age":0,
+ *  "classes":[{"id":929,"label":"ice lolly","score":0.041}, ...]}]}
+ * ]|
  *
  * By default each line is flushed as it is written (a reader following the
  * file sees it at once); #GstShuffleNetJson:flush-mode can defer that to
@@ -153,6 +161,55 @@ add_classes (JsonBuilder * b, const GstStructure * result)
   json_builder_end_array (b);
 }
 
+static void
+add_uint (JsonBuilder * b, const gchar * key, const GstStructure * s,
+    const gchar * field)
+{
+  guint v = 0;
+
+  gst_structure_get_uint (s, field, &v);
+  json_builder_set_member_name (b, key);
+  json_builder_add_int_value (b, v);
+}
+
+/* inference-region=roi-list: the frame size and one object per region. */
+static void
+add_objects (JsonBuilder * b, const GstStructure * result)
+{
+  add_uint (b, "frame_width", result, "frame-width");
+  add_uint (b, "frame_height", result, "frame-height");
+  json_builder_set_member_name (b, "objects");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < gst_shufflenet_result_get_n_rois (result); i++) {
+    const GstStructure *roi = gst_shufflenet_result_get_roi (result, i);
+    gint id = 0;
+    guint64 age = 0;
+    gboolean stale;
+
+    if (roi == NULL)
+      continue;
+    stale = gst_shufflenet_result_is_stale (roi, &age);
+    gst_structure_get_int (roi, "id", &id);
+    json_builder_begin_object (b);
+    json_builder_set_member_name (b, "id");
+    json_builder_add_int_value (b, id);
+    json_builder_set_member_name (b, "roi_type");
+    json_builder_add_string_value (b, gst_structure_get_string (roi,
+            "roi-type"));
+    add_uint (b, "x", roi, "x");
+    add_uint (b, "y", roi, "y");
+    add_uint (b, "w", roi, "width");
+    add_uint (b, "h", roi, "height");
+    json_builder_set_member_name (b, "stale");
+    json_builder_add_boolean_value (b, stale);
+    json_builder_set_member_name (b, "age");
+    json_builder_add_int_value (b, (gint64) age);
+    add_classes (b, roi);
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
 /* @result (the meta's structure) as one line of compact JSON, no newline. */
 static gchar *
 result_to_json (const GstStructure * result)
@@ -183,6 +240,8 @@ result_to_json (const GstStructure * result)
   json_builder_set_member_name (b, "inference_ms");
   json_builder_add_double_value (b, ms);
   add_classes (b, result);
+  if (gst_structure_has_field (result, "rois"))
+    add_objects (b, result);
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);

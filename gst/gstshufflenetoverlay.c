@@ -5,7 +5,8 @@
  *
  * Draws the classes of the GstShuffleNetMeta that `shufflenet` attached to
  * each buffer ("Egyptian cat 63.5%", best first) in a box in one corner of
- * the picture. It reads only the meta, so it can sit anywhere downstream of
+ * the picture; with `shufflenet inference-region=roi-list`, each
+ * classified region's outline and its best class and score above it. It reads only the meta, so it can sit anywhere downstream of
  * `shufflenet`, also after videoconvert or videoscale (they keep the meta).
  * Buffers without the meta pass through untouched (not even copied).
  *
@@ -292,37 +293,194 @@ draw_box (PangoLayout * layout, const PangoRectangle * logical, gint pad,
   return pixels;
 }
 
+/* @text rendered into a box of at most @fw x @fh, font for a frame @fh
+ * high; its size in *w, *h. NULL when the pixels cannot be allocated. */
+static GstBuffer *
+render_text (GstShuffleNetOverlay * self, const gchar * text,
+    const Settings * st, gint fw, gint fh, gint * w, gint * h)
+{
+  PangoLayout *layout = make_layout (self, text, st, fh);
+  PangoRectangle logical;
+  GstBuffer *pixels;
+  gint pad;
+
+  pango_layout_get_pixel_extents (layout, NULL, &logical);
+  pad = (gint) MAX (2.0, ceil (font_px (st, fh) / 4.0));
+  /* The text plus padding, never larger than the frame. */
+  *w = CLAMP (logical.width + 2 * pad, 1, fw);
+  *h = CLAMP (logical.height + 2 * pad, 1, fh);
+  pixels = draw_box (layout, &logical, pad, *w, *h, st);
+  g_object_unref (layout);
+  return pixels;
+}
+
+/* Adds @pixels (@w x @h, ARGB) at @x, @y to @comp (created when NULL). */
+static void
+add_rectangle (GstVideoOverlayComposition ** comp, GstBuffer * pixels,
+    gint x, gint y, gint w, gint h)
+{
+  GstVideoOverlayRectangle *rect = gst_video_overlay_rectangle_new_raw (pixels,
+      x, y, w, h, GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+
+  if (*comp == NULL)
+    *comp = gst_video_overlay_composition_new (rect);
+  else
+    gst_video_overlay_composition_add_rectangle (*comp, rect);
+  gst_video_overlay_rectangle_unref (rect);
+}
+
 /* Renders @text into a box and wraps it as a composition placed for a
  * @fw x @fh frame, or NULL when the pixels cannot be allocated. */
 static GstVideoOverlayComposition *
 render (GstShuffleNetOverlay * self, const gchar * text, const Settings * st,
     gint fw, gint fh)
 {
-  PangoLayout *layout = make_layout (self, text, st, fh);
-  GstVideoOverlayComposition *comp;
-  GstVideoOverlayRectangle *rect;
-  PangoRectangle logical;
-  gint pad, w, h, x, y;
+  GstVideoOverlayComposition *comp = NULL;
   GstBuffer *pixels;
+  gint w, h, x, y;
 
-  pango_layout_get_pixel_extents (layout, NULL, &logical);
-  pad = (gint) MAX (2.0, ceil (font_px (st, fh) / 4.0));
-  /* The text plus padding, never larger than the frame. */
-  w = CLAMP (logical.width + 2 * pad, 1, fw);
-  h = CLAMP (logical.height + 2 * pad, 1, fh);
-  place_box (st, fw, fh, w, h, &x, &y);
-  pixels = draw_box (layout, &logical, pad, w, h, st);
-  g_object_unref (layout);
+  pixels = render_text (self, text, st, fw, fh, &w, &h);
   if (pixels == NULL)
     return NULL;
-
-  rect = gst_video_overlay_rectangle_new_raw (pixels, x, y, w, h,
-      GST_VIDEO_OVERLAY_FORMAT_FLAG_PREMULTIPLIED_ALPHA);
+  place_box (st, fw, fh, w, h, &x, &y);
+  add_rectangle (&comp, pixels, x, y, w, h);
   gst_buffer_unref (pixels);
-  comp = gst_video_overlay_composition_new (rect);
-  gst_video_overlay_rectangle_unref (rect);
   GST_LOG_OBJECT (self, "box %dx%d at %d,%d for \"%s\"", w, h, x, y, text);
   return comp;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Regions of interest */
+
+/* One region to draw: its box in this frame's pixels and its label. */
+typedef struct
+{
+  gint x, y, w, h;
+  gchar *text;                  /* "label 63.5%", maybe " (stale)" */
+} RegionBox;
+
+/* The regions of @result scaled to a @fw x @fh frame (the boxes refer to
+ * the frame-width x frame-height frame shufflenet saw). */
+static GArray *
+region_boxes (const GstStructure * result, const Settings * st, gint fw,
+    gint fh)
+{
+  GArray *boxes = g_array_new (FALSE, FALSE, sizeof (RegionBox));
+  guint sw = fw, sh = fh;
+  gdouble kx, ky;
+
+  gst_structure_get (result, "frame-width", G_TYPE_UINT, &sw,
+      "frame-height", G_TYPE_UINT, &sh, NULL);
+  kx = sw > 0 ? (gdouble) fw / sw : 1.0;
+  ky = sh > 0 ? (gdouble) fh / sh : 1.0;
+  for (guint i = 0; i < gst_shufflenet_result_get_n_rois (result); i++) {
+    const GstStructure *roi = gst_shufflenet_result_get_roi (result, i);
+    guint x, y, w, h;
+    guint64 age = 0;
+    const gchar *label;
+    gdouble score;
+    RegionBox b;
+
+    if (roi == NULL || !gst_shufflenet_roi_get_box (roi, NULL, NULL, &x, &y,
+            &w, &h) || !gst_shufflenet_result_get_class (roi, 0, NULL, &label,
+            &score))
+      continue;
+    b.x = CLAMP ((gint) floor (x * kx), 0, fw - 1);
+    b.y = CLAMP ((gint) floor (y * ky), 0, fh - 1);
+    b.w = CLAMP ((gint) ceil ((x + w) * kx), b.x + 1, fw) - b.x;
+    b.h = CLAMP ((gint) ceil ((y + h) * ky), b.y + 1, fh) - b.y;
+    b.text = g_strdup_printf ("%s %.1f%%%s", label != NULL ? label : "?",
+        100.0 * score, st->show_stale && gst_shufflenet_result_is_stale (roi,
+            &age) ? " (stale)" : "");
+    g_array_append_val (boxes, b);
+  }
+  return boxes;
+}
+
+static void
+region_boxes_free (GArray * boxes)
+{
+  for (guint i = 0; i < boxes->len; i++)
+    g_free (g_array_index (boxes, RegionBox, i).text);
+  g_array_free (boxes, TRUE);
+}
+
+/* A 1x1 premultiplied ARGB pixel of @argb, scaled by the blender to any
+ * rectangle (the outlines). */
+static GstBuffer *
+solid_pixel (guint argb)
+{
+  guint a = argb >> 24;
+  guint32 px = a << 24 | (((argb >> 16) & 0xff) * a / 255) << 16
+      | (((argb >> 8) & 0xff) * a / 255) << 8 | ((argb & 0xff) * a / 255);
+  GstBuffer *pixels = gst_buffer_new_allocate (NULL, 4, NULL);
+  gsize offset[GST_VIDEO_MAX_PLANES] = { 0 };
+  gint strides[GST_VIDEO_MAX_PLANES] = { 4 };
+
+  gst_buffer_fill (pixels, 0, &px, 4);
+  gst_buffer_add_video_meta_full (pixels, GST_VIDEO_FRAME_FLAG_NONE,
+      GST_VIDEO_OVERLAY_COMPOSITION_FORMAT_RGB, 1, 1, 1, offset, strides);
+  return pixels;
+}
+
+/* Each region's outline (@st color, a line of frame height / 200 pixels,
+ * at least 2) and its label above the box (inside it when the box
+ * touches the top). */
+static GstVideoOverlayComposition *
+render_regions (GstShuffleNetOverlay * self, GArray * boxes,
+    const Settings * st, gint fw, gint fh)
+{
+  GstVideoOverlayComposition *comp = NULL;
+  GstBuffer *line = solid_pixel (st->color);
+  gint t = MAX (2, fh / 200);
+
+  for (guint i = 0; i < boxes->len; i++) {
+    const RegionBox *b = &g_array_index (boxes, RegionBox, i);
+    gint lt = MIN (t, MIN (b->w, b->h)), tw, th;
+    GstBuffer *label;
+
+    add_rectangle (&comp, line, b->x, b->y, b->w, lt);
+    add_rectangle (&comp, line, b->x, b->y + b->h - lt, b->w, lt);
+    add_rectangle (&comp, line, b->x, b->y, lt, b->h);
+    add_rectangle (&comp, line, b->x + b->w - lt, b->y, lt, b->h);
+    label = render_text (self, b->text, st, fw, fh, &tw, &th);
+    if (label == NULL)
+      continue;
+    add_rectangle (&comp, label, MIN (b->x, fw - tw),
+        b->y >= th ? b->y - th : b->y + lt, tw, th);
+    gst_buffer_unref (label);
+  }
+  gst_buffer_unref (line);
+  return comp;
+}
+
+/* The regions' composition, rendered again only when a box, a label or a
+ * setting changed; NULL when there is nothing to draw. */
+static GstVideoOverlayComposition *
+get_region_composition (GstShuffleNetOverlay * self,
+    const GstStructure * result, const Settings * st, const GstVideoInfo * info)
+{
+  gint fw = GST_VIDEO_INFO_WIDTH (info), fh = GST_VIDEO_INFO_HEIGHT (info);
+  GArray *boxes = region_boxes (result, st, fw, fh);
+  GString *key = g_string_new (NULL);
+
+  g_string_append_printf (key, "rois|%dx%d|%s|%g|%08x|%08x", fw, fh,
+      GST_STR_NULL (st->font_desc), st->font_size, st->color, st->background);
+  for (guint i = 0; i < boxes->len; i++) {
+    const RegionBox *b = &g_array_index (boxes, RegionBox, i);
+    g_string_append_printf (key, "|%d,%d,%d,%d,%s", b->x, b->y, b->w, b->h,
+        b->text);
+  }
+  if (g_strcmp0 (key->str, self->cache_key) != 0) {
+    g_clear_pointer (&self->composition, gst_video_overlay_composition_unref);
+    self->composition = boxes->len ? render_regions (self, boxes, st, fw, fh)
+        : NULL;
+    g_free (self->cache_key);
+    self->cache_key = g_strdup (key->str);
+  }
+  g_string_free (key, TRUE);
+  region_boxes_free (boxes);
+  return self->composition;
 }
 
 /* The composition for @result, rendered again only when something it
@@ -380,8 +538,15 @@ gst_shufflenet_overlay_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     return GST_FLOW_NOT_NEGOTIATED;
 
   read_settings (self, &st);
-  comp = get_composition (self, result, &st, &filter->in_info);
-  g_free (st.font_desc);
+  if (gst_structure_has_field (result, "rois")) {
+    comp = get_region_composition (self, result, &st, &filter->in_info);
+    g_free (st.font_desc);
+    if (comp == NULL)           /* no region with a class on this frame */
+      return GST_FLOW_OK;
+  } else {
+    comp = get_composition (self, result, &st, &filter->in_info);
+    g_free (st.font_desc);
+  }
   if (comp == NULL) {
     GST_ELEMENT_ERROR (self, RESOURCE, NO_SPACE_LEFT,
         ("Cannot allocate the overlay pixels"), (NULL));
