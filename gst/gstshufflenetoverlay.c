@@ -425,7 +425,7 @@ solid_pixel (guint argb)
 
 /* Each region's outline (@st color, a line of frame height / 200 pixels,
  * at least 2) and its label above the box (inside it when the box
- * touches the top). */
+ * touches the top), its font half the corner box's. */
 static GstVideoOverlayComposition *
 render_regions (GstShuffleNetOverlay * self, GArray * boxes,
     const Settings * st, gint fw, gint fh)
@@ -443,7 +443,8 @@ render_regions (GstShuffleNetOverlay * self, GArray * boxes,
     add_rectangle (&comp, line, b->x, b->y + b->h - lt, b->w, lt);
     add_rectangle (&comp, line, b->x, b->y, lt, b->h);
     add_rectangle (&comp, line, b->x + b->w - lt, b->y, lt, b->h);
-    label = render_text (self, b->text, st, fw, fh, &tw, &th);
+    /* labels at half the corner box's size: many may share a frame */
+    label = render_text (self, b->text, st, fw, MAX (1, fh / 2), &tw, &th);
     if (label == NULL)
       continue;
     add_rectangle (&comp, label, MIN (b->x, fw - tw),

@@ -5,7 +5,9 @@ classify-folder.py) write.
 Usage:
   sn-results.py show FILE.jsonl        one readable line per frame or image
   sn-results.py csv FILE.jsonl [OUT]   CSV, one row per class (default OUT:
-                                       standard output)
+                                       standard output); for region results
+                                       (shufflenet inference-region=roi-list)
+                                       one row per class of each object
 
 Reads "-" as standard input. Exit status 1 on a line that is not a result.
 """
@@ -13,8 +15,8 @@ import csv
 import json
 import sys
 
-CSV_FIELDS = ("frame", "file", "pts", "stale", "age", "inference_ms", "rank",
-              "id", "label", "score")
+CSV_FIELDS = ("frame", "file", "pts", "object", "roi_type", "x", "y", "w", "h",
+              "stale", "age", "inference_ms", "rank", "id", "label", "score")
 
 
 def read_results(path):
@@ -43,15 +45,29 @@ def clock(ns):
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}.{ms:03d}"
 
 
+def describe(classes, result):
+    """'label 63.5% | ...' and a stale note."""
+    text = " | ".join(f"{c['label']} {100 * c['score']:.1f}%"
+                      for c in classes) or "(no class)"
+    if result.get("stale"):
+        text += f" (stale, {result.get('age')} frames old)"
+    return text
+
+
 def show(path):
     rows = []
     for _, r in read_results(path):
         where = r.get("file") or f"{r.get('frame', '?'):>5} {clock(r.get('pts'))}"
-        classes = " | ".join(f"{c['label']} {100 * c['score']:.1f}%"
-                             for c in r["classes"]) or "(no class)"
-        stale = f" (stale, {r.get('age')} frames old)" if r.get("stale") else ""
-        rows.append((where, f"{r.get('inference_ms', 0):5.1f} ms  {classes}"
-                     f"{stale}"))
+        if "objects" not in r:
+            rows.append((where, f"{r.get('inference_ms', 0):5.1f} ms  "
+                         f"{describe(r['classes'], r)}"))
+            continue
+        objects = [f"{o.get('roi_type')} #{o.get('id')} at {o.get('x')},"
+                   f"{o.get('y')} {o.get('w')}x{o.get('h')}: "
+                   f"{describe(o.get('classes', []), o)}"
+                   for o in r["objects"]]
+        rows.append((where, f"{r.get('inference_ms', 0):5.1f} ms  "
+                     + ("; ".join(objects) or "(no object)")))
     width = max((len(where) for where, _ in rows), default=0)
     for where, rest in rows:
         print(f"{where:<{width}}  {rest}")
@@ -65,6 +81,10 @@ def to_csv(path, out_path=None):
     for _, r in read_results(path):
         for rank, c in enumerate(r["classes"], 1):
             writer.writerow({**r, "rank": rank, **c})
+        for o in r.get("objects", []):
+            for rank, c in enumerate(o.get("classes", []), 1):
+                writer.writerow({**r, **o, "object": o.get("id"),
+                                 "rank": rank, **c})
     if out is not sys.stdout:
         out.close()
 

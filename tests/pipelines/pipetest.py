@@ -163,9 +163,10 @@ def script(name):
     return os.path.join(PIPELINES, name)
 
 
-def make_clip(args, path):
-    """pipelines/make-clip.sh ARGS PATH: the test input, made by GStreamer's
-    own elements only. Run without LD_PRELOAD: it runs no code of ours to
-    check (the sanitized run's preloaded ASan only slows it)."""
+def make_clip(args, path, photos=()):
+    """pipelines/make-clip.sh ARGS PATH [PHOTOS]: the test input, made by
+    GStreamer's own elements only. Run without LD_PRELOAD: it runs no code
+    of ours to check (the sanitized run's preloaded ASan only slows it)."""
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    return run([script("make-clip.sh")] + list(args) + [path], env=env)
+    return run([script("make-clip.sh")] + list(args) + [path] + list(photos),
+               env=env)
