@@ -1,7 +1,8 @@
 /* pre_bench.c - time the element's frame -> tensor preprocessing
  * (gst/snpreprocess.h) on full-size frames.
  *
- *   pre_bench [--runs R] [--size WxH] [--tensor S] [--threads T] FORMAT...
+ *   pre_bench [--runs R] [--size WxH] [--tensor S] [--threads T]
+ *             [--regions N] FORMAT...
  *
  * For each FORMAT (a GstVideoFormat name: I420, RGB, NV12, ...) and each
  * resize mode (crop, the element's default; stretch) it builds one
@@ -12,6 +13,11 @@
  * T (default 1) is sn_preprocessor_set_threads ()'s count; the element
  * uses its inference thread count. Prints one line per case:
  *   pre FORMAT MODE WxH min_ms median_ms max_ms threads
+ * With --regions N each call preprocesses N regions of interest instead
+ * (sn_preprocessor_run_regions (): squares of a fifth of the frame height
+ * side by side in rows, each into its own tensor), as the element does
+ * for inference-region=roi-list, and the line is
+ *   preroi FORMAT MODE WxH min_ms median_ms max_ms threads N
  * Exit status 1 (one line on stderr) on bad arguments or a refused format. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +34,7 @@
 
 typedef struct
 {
-  int runs, width, height, tensor, threads;
+  int runs, width, height, tensor, threads, regions;
 } options;
 
 static double
@@ -93,21 +99,33 @@ time_case (const options * o, GstVideoFormat format, SnResizeMode mode,
     return FALSE;
   }
   sn_preprocessor_set_threads (pre, o->threads);
-  /* the tensor, [3][S][S] planar float */
-  float *tensor = g_new (float, sn_preprocessor_get_tensor_size (pre));
+  /* the tensors, [MAX (1, regions)][3][S][S] planar float */
+  float *tensor = g_new (float, sn_preprocessor_get_tensor_size (pre)
+      * MAX (1, o->regions));
+  GstVideoRectangle *rects = g_new (GstVideoRectangle, MAX (1, o->regions));
+  int side = MAX (1, o->height / 5), per_row = MAX (1, o->width / side);
+  for (int r = 0; r < o->regions; r++)
+    rects[r] = (GstVideoRectangle) {
+    (r % per_row) * side, (r / per_row % 5) * side, side, side};
   gboolean ok = make_frames (&info, bufs, frames);
   if (ok) {
-    for (int i = 0; i < 10; i++)
-      sn_preprocessor_run (pre, &frames[i % RING], tensor);
-    for (int i = 0; i < o->runs; i++) {
+    for (int i = 0; i < 10 + o->runs; i++) {
       double t0 = now_ms ();
-      sn_preprocessor_run (pre, &frames[i % RING], tensor);
-      t[i] = now_ms () - t0;
+      if (o->regions > 0)
+        sn_preprocessor_run_regions (pre, &frames[i % RING], rects,
+            o->regions, tensor);
+      else
+        sn_preprocessor_run (pre, &frames[i % RING], tensor);
+      if (i >= 10)              /* after 10 warm-up calls */
+        t[i - 10] = now_ms () - t0;
     }
     qsort (t, o->runs, sizeof (double), cmp_double);
-    printf ("pre %s %s %dx%d %.4f %.4f %.4f %d\n",
+    printf ("%s %s %s %dx%d %.4f %.4f %.4f %d", o->regions ? "preroi" : "pre",
         gst_video_format_to_string (format), mode_name, o->width, o->height,
         t[0], t[o->runs / 2], t[o->runs - 1], o->threads);
+    if (o->regions)
+      printf (" %d", o->regions);
+    printf ("\n");
   } else {
     fprintf (stderr, "pre_bench: cannot map a %s frame\n",
         gst_video_format_to_string (format));
@@ -118,6 +136,7 @@ time_case (const options * o, GstVideoFormat format, SnResizeMode mode,
     gst_buffer_unref (bufs[i]);
   }
   g_free (tensor);
+  g_free (rects);
   sn_preprocessor_free (pre);
   return ok;
 }
@@ -137,6 +156,8 @@ parse_args (int argc, char **argv, options * o, int *first_format)
       o->tensor = (int) strtol (v, &end, 10);
     else if (strcmp (argv[i], "--threads") == 0)
       o->threads = (int) strtol (v, &end, 10);
+    else if (strcmp (argv[i], "--regions") == 0)
+      o->regions = (int) strtol (v, &end, 10);
     else if (strcmp (argv[i], "--size") == 0
         && sscanf (v, "%dx%d", &o->width, &o->height) == 2)
       end = (char *) "";
@@ -150,7 +171,8 @@ parse_args (int argc, char **argv, options * o, int *first_format)
       && o->height >= 1 && o->width <= SN_PREPROCESS_MAX_IN_SIDE
       && o->height <= SN_PREPROCESS_MAX_IN_SIDE && o->tensor >= 1
       && o->tensor <= SN_PREPROCESS_MAX_OUT_SIDE && o->threads >= 1
-      && o->threads <= SN_PREPROCESS_MAX_THREADS;
+      && o->threads <= SN_PREPROCESS_MAX_THREADS && o->regions >= 0
+      && o->regions <= 1000;
 }
 
 int
@@ -161,7 +183,8 @@ main (int argc, char **argv)
   gst_init (NULL, NULL);
   if (!parse_args (argc, argv, &o, &first)) {
     fprintf (stderr, "usage: pre_bench [--runs 1..%d] [--size WxH] "
-        "[--tensor S] [--threads 1..%d] FORMAT...\n", MAX_RUNS,
+        "[--tensor S] [--threads 1..%d] [--regions 0..1000] FORMAT...\n",
+        MAX_RUNS,
         SN_PREPROCESS_MAX_THREADS);
     return 1;
   }
