@@ -79,6 +79,7 @@
 #include "snpreprocess.h"
 #include "snregions.h"
 #include "snrunner.h"
+#include "sntemporal.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_shufflenet_debug);
 #define GST_CAT_DEFAULT gst_shufflenet_debug
@@ -113,7 +114,10 @@ enum
   PROP_OBJECT_CLASS,
   PROP_MIN_ROI_SIZE,
   PROP_MAX_ROIS,
-  PROP_RECLASSIFY_INTERVAL
+  PROP_RECLASSIFY_INTERVAL,
+  PROP_SMOOTHING,
+  PROP_CHANGE_HOLD,
+  PROP_CLASSES
 };
 
 #define DEFAULT_MODEL NULL
@@ -133,6 +137,10 @@ enum
 #define DEFAULT_MIN_ROI_SIZE 16
 #define DEFAULT_MAX_ROIS 64
 #define DEFAULT_RECLASSIFY_INTERVAL 1
+#define DEFAULT_SMOOTHING 0
+#define DEFAULT_CHANGE_HOLD 3
+#define DEFAULT_CLASSES ""
+#define CHANGE_MESSAGE_NAME "shufflenet-change"
 
 #define MAX_THREADS 1024
 /* Weight of a new measurement in the latency estimate (moving average). */
@@ -164,6 +172,11 @@ struct _GstShuffleNet
                                    array on each change (streaming holds a
                                    reference to the one it reads) */
   guint min_roi_size, max_rois, reclassify_interval;
+  guint smoothing, change_hold;
+  gchar *classes;               /* "" = every class */
+  guint classes_cookie;         /* bumped by classes */
+  gchar **model_labels;         /* labels of the runner in use (a copy, to
+                                   check classes against), or NULL */
 
   /* Model loading: protected by object lock */
   gboolean started;             /* between start () and stop () */
@@ -204,6 +217,11 @@ struct _GstShuffleNet
   GstStructure **region_classes;        /* [n_region_classes] fresh
                                            classes of the frame's regions */
   guint n_region_classes;
+  SnTrack *frame_track;         /* full-frame smoothing and changes */
+  SnTrackSet *region_tracks;    /* the same per tracked region id */
+  gboolean *allowed;            /* [K] the classes filter, or NULL */
+  guint allowed_cookie;         /* classes_cookie @allowed was made for */
+  GValue events;                /* GstValueArray of this frame's changes */
 };
 
 /* Properties copied under the lock for one frame. */
@@ -222,6 +240,8 @@ typedef struct
   GstShuffleNetInferenceRegion inference_region;
   GArray *object_types;         /* a reference: release_settings () */
   guint min_roi_size, max_rois, reclassify_interval;
+  SnTemporalConfig temporal;    /* allowed: filled by the streaming side */
+  guint classes_cookie;
 } Settings;
 
 typedef struct
@@ -496,6 +516,17 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Start / stop */
 
+/* Restarts smoothing and change detection: the stream's past ends here
+ * (a seek, a discontinuity, new caps or segment). */
+static void
+restart_tracks (GstShuffleNet * self)
+{
+  if (self->frame_track != NULL)
+    sn_track_restart (self->frame_track);
+  if (self->region_tracks != NULL)
+    sn_track_set_clear (self->region_tracks);
+}
+
 /* Forgets every result: the next frame is classified afresh (a seek, a
  * model swap, new caps, another inference-region). */
 static void
@@ -505,6 +536,31 @@ forget_results (GstShuffleNet * self)
   if (self->regions != NULL)
     sn_regions_reset (self->regions);
   self->region_passed = FALSE;
+  restart_tracks (self);
+}
+
+/* Makes @runner (or none) the one in use: the per-class state follows its
+ * class count, the classes filter is made again for its labels. */
+static void
+use_runner (GstShuffleNet * self, SnRunner * runner)
+{
+  gint k = runner != NULL ? sn_runner_num_classes (runner) : 0;
+
+  sn_runner_free (self->runner);
+  self->runner = runner;
+  g_clear_pointer (&self->frame_track, sn_track_free);
+  g_clear_pointer (&self->region_tracks, sn_track_set_free);
+  g_clear_pointer (&self->allowed, g_free);
+  if (runner != NULL) {
+    self->frame_track = sn_track_new (k);
+    self->region_tracks = sn_track_set_new (k);
+  }
+  GST_OBJECT_LOCK (self);
+  g_strfreev (self->model_labels);
+  self->model_labels = runner != NULL ?
+      g_strdupv ((gchar **) sn_runner_labels (runner)) : NULL;
+  self->allowed_cookie = self->classes_cookie - 1;      /* made again */
+  GST_OBJECT_UNLOCK (self);
 }
 
 
@@ -552,7 +608,7 @@ gst_shufflenet_start (GstBaseTransform * trans)
       sn_runner_config (runner)->model_name, sn_runner_warmup_ms (runner));
   g_free (path);
 
-  self->runner = runner;
+  use_runner (self, runner);
   self->frame_count = 0;
   self->regions = sn_regions_new ();
   forget_results (self);
@@ -600,7 +656,7 @@ gst_shufflenet_stop (GstBaseTransform * trans)
   GST_OBJECT_UNLOCK (self);
 
   sn_runner_free (pending);
-  g_clear_pointer (&self->runner, sn_runner_free);
+  use_runner (self, NULL);
   g_clear_pointer (&self->pre, sn_preprocessor_free);
   forget_results (self);
   g_clear_pointer (&self->regions, sn_regions_free);
@@ -634,6 +690,11 @@ read_settings (GstShuffleNet * self, Settings * st)
   st->min_roi_size = self->min_roi_size;
   st->max_rois = self->max_rois;
   st->reclassify_interval = self->reclassify_interval;
+  st->temporal.smoothing = self->smoothing;
+  st->temporal.change_hold = self->change_hold;
+  st->temporal.threshold = self->threshold;
+  st->temporal.allowed = NULL;
+  st->classes_cookie = self->classes_cookie;
   GST_OBJECT_UNLOCK (self);
 }
 
@@ -659,8 +720,7 @@ take_pending_runner (GstShuffleNet * self)
 
   GST_INFO_OBJECT (self, "now classifying with %s",
       sn_runner_model_path (pending));
-  sn_runner_free (self->runner);
-  self->runner = pending;
+  use_runner (self, pending);
   g_clear_pointer (&self->pre, sn_preprocessor_free);
   forget_results (self);
   gst_element_post_message (GST_ELEMENT (self),
@@ -780,9 +840,10 @@ gst_shufflenet_set_info (GstVideoFilter * filter, GstCaps * incaps,
   self->pre = pre;
   self->pre_cookie = st.prep_cookie;
   /* region boxes and ids describe frames of the old caps (a whole
-   * frame's result still describes the stream) */
+   * frame's result still describes the stream); smoothing starts afresh */
   if (self->regions != NULL)
     sn_regions_reset (self->regions);
+  restart_tracks (self);
   GST_DEBUG_OBJECT (self, "classifying %" GST_PTR_FORMAT, incaps);
   return TRUE;
 }
@@ -818,8 +879,8 @@ update_latency (GstShuffleNet * self, gdouble ms)
         gst_message_new_latency (GST_OBJECT (self)));
 }
 
-/* The top-k of @probs [K] above the threshold, best first, into the
- * element's scratch; returns how many. */
+/* The top-k of @probs [K] among the allowed classes above the threshold,
+ * best first, into the element's scratch; returns how many. */
 static gint
 top_classes (GstShuffleNet * self, const float *probs, const Settings * st)
 {
@@ -832,7 +893,8 @@ top_classes (GstShuffleNet * self, const float *probs, const Settings * st)
     self->topk_scores = g_renew (float, self->topk_scores, k);
     self->topk_labels = g_renew (const gchar *, self->topk_labels, k);
   }
-  n = sn_top_k (probs, n_classes, k, self->topk_ids, self->topk_scores);
+  n = sn_top_k_allowed (probs, n_classes, st->temporal.allowed, k,
+      self->topk_ids, self->topk_scores);
   while (n > 0 && self->topk_scores[n - 1] < st->threshold)     /* sorted */
     n--;
   for (gint i = 0; i < n; i++)
@@ -876,6 +938,108 @@ post_inference_error (GstShuffleNet * self, GError * err)
   g_error_free (err);
 }
 
+/* @buf's PTS as stream and running time (NONE when unknown). */
+static void
+buffer_times (GstShuffleNet * self, GstBuffer * buf, GstClockTime * stream,
+    GstClockTime * running)
+{
+  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
+  GstClockTime pts = GST_BUFFER_PTS (buf);
+
+  *stream = *running = GST_CLOCK_TIME_NONE;
+  if (seg->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
+    *stream = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts);
+    *running = gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts);
+  }
+}
+
+/* Posts @change of @buf (of region @roi_id, or the frame when < 0) as a
+ * "shufflenet-change" message and keeps it for the buffer's meta. */
+static void
+post_change (GstShuffleNet * self, GstBuffer * buf, const SnChange * change,
+    const GstVideoRegionOfInterestMeta * roi)
+{
+  GstClockTime stream, running;
+  GstStructure *s;
+  GValue v = G_VALUE_INIT;
+
+  buffer_times (self, buf, &stream, &running);
+  s = gst_structure_new (CHANGE_MESSAGE_NAME,
+      "timestamp", G_TYPE_UINT64, GST_BUFFER_PTS (buf),
+      "running-time", G_TYPE_UINT64, running,
+      "stream-time", G_TYPE_UINT64, stream,
+      "from-id", G_TYPE_INT, change->from_id,
+      "from-label", G_TYPE_STRING, change->from_id < 0 ? "none" :
+      sn_runner_label (self->runner, change->from_id),
+      "to-id", G_TYPE_INT, change->to_id,
+      "to-label", G_TYPE_STRING, sn_runner_label (self->runner, change->to_id),
+      "score", G_TYPE_DOUBLE, (gdouble) change->score,
+      "held", G_TYPE_UINT64, change->held, NULL);
+  GST_OBJECT_LOCK (self);
+  gst_structure_set (s, "element", G_TYPE_STRING, GST_OBJECT_NAME (self),
+      NULL);
+  GST_OBJECT_UNLOCK (self);
+  if (roi != NULL)
+    gst_structure_set (s, "roi-id", G_TYPE_INT, roi->id, "roi-type",
+        G_TYPE_STRING, g_quark_to_string (roi->roi_type), NULL);
+  GST_DEBUG_OBJECT (self, "change %" GST_PTR_FORMAT, s);
+  if (!G_IS_VALUE (&self->events))
+    gst_value_array_init (&self->events, 1);
+  g_value_init (&v, GST_TYPE_STRUCTURE);
+  gst_value_set_structure (&v, s);
+  gst_value_array_append_and_take_value (&self->events, &v);
+  gst_element_post_message (GST_ELEMENT (self),
+      gst_message_new_element (GST_OBJECT (self), s));
+}
+
+/* One classified frame of @track (@probs [K] of @buf): the vector to
+ * report (smoothed or @probs), posting a change when one fires. */
+static const float *
+track_frame (GstShuffleNet * self, SnTrack * track, const float *probs,
+    GstBuffer * buf, const Settings * st,
+    const GstVideoRegionOfInterestMeta * roi)
+{
+  GstClockTime stream, running;
+  gboolean changed;
+  SnChange change;
+  const float *v;
+
+  buffer_times (self, buf, &stream, &running);
+  v = sn_track_update (track, &st->temporal, probs, running, &changed,
+      &change);
+  if (changed)
+    post_change (self, buf, &change, roi);
+  return v;
+}
+
+/* The classes filter of the model in use, made again when the property
+ * or the model changed; a filter the model's labels do not match is
+ * dropped with a warning (set_classes () refuses it when a model is
+ * loaded). */
+static void
+ensure_class_filter (GstShuffleNet * self, Settings * st)
+{
+  GError *err = NULL;
+  gchar *text;
+
+  if (st->classes_cookie != self->allowed_cookie) {
+    GST_OBJECT_LOCK (self);
+    text = g_strdup (self->classes);
+    GST_OBJECT_UNLOCK (self);
+    g_clear_pointer (&self->allowed, g_free);
+    if (!sn_class_filter_parse (text, sn_runner_labels (self->runner),
+            sn_runner_num_classes (self->runner), &self->allowed, &err)) {
+      GST_ELEMENT_WARNING (self, LIBRARY, SETTINGS,
+          ("The classes filter does not fit the model: every class is "
+              "reported"), ("classes=\"%s\": %s", text, err->message));
+      g_error_free (err);
+    }
+    g_free (text);
+    self->allowed_cookie = st->classes_cookie;
+  }
+  st->temporal.allowed = self->allowed;
+}
+
 /* Preprocesses @buf, runs the model and stores the top-k as last_result. */
 static gboolean
 classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
@@ -896,8 +1060,11 @@ classify (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
   }
   ms = (g_get_monotonic_time () - t0) / 1000.0;
 
+  probs = track_frame (self, self->frame_track, probs, buf, st, NULL);
   g_clear_pointer (&self->last_result, gst_structure_free);
   self->last_result = new_result (self, top_classes (self, probs, st), ms);
+  gst_structure_set (self->last_result, "smoothed", G_TYPE_BOOLEAN,
+      st->temporal.smoothing > 0, NULL);
   self->last_frame = self->frame_count;
   update_latency (self, ms);
   return TRUE;
@@ -909,17 +1076,16 @@ static void
 publish_result (GstShuffleNet * self, GstBuffer * buf, GstStructure * result,
     gboolean stale, guint64 age, const Settings * st)
 {
-  GstSegment *seg = &GST_BASE_TRANSFORM (self)->segment;
-  GstClockTime pts = GST_BUFFER_PTS (buf);
-  GstClockTime stream_time = GST_CLOCK_TIME_NONE;
-  GstClockTime running_time = GST_CLOCK_TIME_NONE;
+  GstClockTime stream_time, running_time;
 
-  if (seg->format == GST_FORMAT_TIME && GST_CLOCK_TIME_IS_VALID (pts)) {
-    stream_time = gst_segment_to_stream_time (seg, GST_FORMAT_TIME, pts);
-    running_time = gst_segment_to_running_time (seg, GST_FORMAT_TIME, pts);
+  buffer_times (self, buf, &stream_time, &running_time);
+  gst_shufflenet_result_set_frame (result, self->frame_count,
+      GST_BUFFER_PTS (buf), stream_time, running_time,
+      GST_BUFFER_DURATION (buf), stale, age);
+  if (G_IS_VALUE (&self->events)) {    /* this frame's changes */
+    gst_structure_take_value (result, "events", &self->events);
+    memset (&self->events, 0, sizeof (self->events));  /* moved */
   }
-  gst_shufflenet_result_set_frame (result, self->frame_count, pts,
-      stream_time, running_time, GST_BUFFER_DURATION (buf), stale, age);
   gst_shufflenet_meta_attach (buf, result);
   if (st->post_messages)
     gst_element_post_message (GST_ELEMENT (self),
@@ -983,15 +1149,28 @@ ensure_batch_arrays (GstShuffleNet * self)
   self->batch_regions = g_renew (guint, self->batch_regions, cap);
 }
 
-/* The classes of the scratch's first @n as a structure (class-ids, labels,
- * scores). */
+/* The classes of selected region @i from its probabilities @probs [K]:
+ * smoothed per tracker id, as a structure (class-ids, labels, scores,
+ * smoothed). Regions nobody tracks are classified frame by frame. */
 static GstStructure *
-new_classes (GstShuffleNet * self, gint n)
+region_classes (GstShuffleNet * self, guint i, const float *probs,
+    GstBuffer * buf, const Settings * st)
 {
+  SnRegion *reg = sn_regions_get (self->regions, i);
   GstStructure *classes = gst_structure_new_empty ("classes");
+  gboolean smoothed = FALSE;
+  gint n;
 
+  if (reg->tracked) {
+    SnTrack *track = sn_track_set_get (self->region_tracks, reg->meta->id,
+        self->frame_count);
+    probs = track_frame (self, track, probs, buf, st, reg->meta);
+    smoothed = st->temporal.smoothing > 0;
+  }
+  n = top_classes (self, probs, st);
   gst_shufflenet_result_set_classes (classes, n, self->topk_ids,
       self->topk_labels, self->topk_scores);
+  gst_structure_set (classes, "smoothed", G_TYPE_BOOLEAN, smoothed, NULL);
   return classes;
 }
 
@@ -1033,8 +1212,8 @@ classify_regions (GstShuffleNet * self, GstBuffer * buf, guint n,
       return FALSE;
     }
     for (gint b = 0; b < m; b++)
-      self->region_classes[self->batch_regions[b]] = new_classes (self,
-          top_classes (self, probs + (gsize) b * k_classes, st));
+      self->region_classes[self->batch_regions[b]] = region_classes (self,
+          self->batch_regions[b], probs + (gsize) b * k_classes, buf, st);
   }
   gst_video_frame_unmap (&frame);
   return TRUE;
@@ -1096,6 +1275,7 @@ transform_regions (GstShuffleNet * self, GstBuffer * buf, const Settings * st)
       &GST_VIDEO_FILTER (self)->in_info, &policy, self->frame_count, due);
   gboolean ok = TRUE, classified = FALSE;
 
+  sn_track_set_forget (self->region_tracks, self->frame_count);
   if (n > self->n_region_classes) {
     self->region_classes = g_renew (GstStructure *, self->region_classes, n);
     self->n_region_classes = n;
@@ -1195,6 +1375,11 @@ gst_shufflenet_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
     forget_results (self);
     self->region_mode = st.inference_region;
   }
+  if (GST_BUFFER_FLAG_IS_SET (buf, GST_BUFFER_FLAG_DISCONT)) {
+    GST_DEBUG_OBJECT (self, "discontinuity: smoothing starts afresh");
+    restart_tracks (self);
+  }
+  ensure_class_filter (self, &st);
   if (st.inference_region == GST_SHUFFLENET_INFERENCE_REGION_ROI_LIST)
     ok = transform_regions (self, buf, &st);
   else
@@ -1250,6 +1435,8 @@ gst_shufflenet_sink_event (GstBaseTransform * trans, GstEvent * event)
     GST_OBJECT_UNLOCK (self);
     /* A result from before a seek describes other frames. */
     forget_results (self);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_SEGMENT) {
+    restart_tracks (self);      /* a new segment: a new past */
   }
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
@@ -1352,6 +1539,38 @@ set_object_class (GstShuffleNet * self, const gchar * text)
   g_array_unref (old);
 }
 
+/* classes: checked against the labels of the model in use (when one is
+ * loaded); unknown names are refused with a warning naming them. */
+static void
+set_classes (GstShuffleNet * self, const gchar * text)
+{
+  gchar **labels;
+  gboolean *allowed = NULL;
+  GError *err = NULL;
+
+  if (text == NULL)
+    text = "";
+  GST_OBJECT_LOCK (self);
+  labels = g_strdupv (self->model_labels);
+  GST_OBJECT_UNLOCK (self);
+  if (labels != NULL && !sn_class_filter_parse (text,
+          (const gchar * const *) labels, g_strv_length (labels), &allowed,
+          &err)) {
+    g_warning ("%s: refusing classes=\"%s\": %s (keeping the previous "
+        "value)", GST_OBJECT_NAME (self), text, err->message);
+    g_error_free (err);
+    g_strfreev (labels);
+    return;
+  }
+  g_free (allowed);
+  g_strfreev (labels);
+  GST_OBJECT_LOCK (self);
+  g_free (self->classes);
+  self->classes = g_strdup (text);
+  self->classes_cookie++;
+  GST_OBJECT_UNLOCK (self);
+}
+
 static void
 gst_shufflenet_set_property (GObject * object, guint prop_id,
     const GValue * value, GParamSpec * pspec)
@@ -1369,6 +1588,9 @@ gst_shufflenet_set_property (GObject * object, guint prop_id,
       return;
     case PROP_OBJECT_CLASS:
       set_object_class (self, g_value_get_string (value));
+      return;
+    case PROP_CLASSES:
+      set_classes (self, g_value_get_string (value));
       return;
     default:
       break;
@@ -1425,6 +1647,12 @@ gst_shufflenet_set_property (GObject * object, guint prop_id,
       break;
     case PROP_RECLASSIFY_INTERVAL:
       self->reclassify_interval = g_value_get_uint (value);
+      break;
+    case PROP_SMOOTHING:
+      self->smoothing = g_value_get_uint (value);
+      break;
+    case PROP_CHANGE_HOLD:
+      self->change_hold = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1508,6 +1736,15 @@ gst_shufflenet_get_property (GObject * object, guint prop_id, GValue * value,
     case PROP_RECLASSIFY_INTERVAL:
       g_value_set_uint (value, self->reclassify_interval);
       break;
+    case PROP_SMOOTHING:
+      g_value_set_uint (value, self->smoothing);
+      break;
+    case PROP_CHANGE_HOLD:
+      g_value_set_uint (value, self->change_hold);
+      break;
+    case PROP_CLASSES:
+      g_value_set_string (value, self->classes);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -1545,6 +1782,13 @@ gst_shufflenet_finalize (GObject * object)
   g_free (self->batch_rects);
   g_free (self->batch_regions);
   g_free (self->region_classes);
+  g_free (self->classes);
+  g_strfreev (self->model_labels);
+  sn_track_free (self->frame_track);
+  sn_track_set_free (self->region_tracks);
+  g_free (self->allowed);
+  if (G_IS_VALUE (&self->events))
+    g_value_unset (&self->events);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -1573,6 +1817,9 @@ gst_shufflenet_init (GstShuffleNet * self)
   self->min_roi_size = DEFAULT_MIN_ROI_SIZE;
   self->max_rois = DEFAULT_MAX_ROIS;
   self->reclassify_interval = DEFAULT_RECLASSIFY_INTERVAL;
+  self->smoothing = DEFAULT_SMOOTHING;
+  self->change_hold = DEFAULT_CHANGE_HOLD;
+  self->classes = g_strdup (DEFAULT_CLASSES);
 
   /* In place, never a copy of the pixels; the buffer is only made writable
    * (a shallow copy if shared) to take the meta. */
@@ -1667,6 +1914,25 @@ install_properties (GObjectClass * gobject_class)
           "reuses its result, marked stale, until it is this many frames "
           "old (1: classify every time)", 1, G_MAXINT,
           DEFAULT_RECLASSIFY_INTERVAL, rw));
+  g_object_class_install_property (gobject_class, PROP_SMOOTHING,
+      g_param_spec_uint ("smoothing", "Smoothing",
+          "Report an exponential moving average of the probabilities over "
+          "about this many classified frames (alpha = 2 / (N + 1)), per "
+          "stream and per tracked region id; restarts on seeks, "
+          "discontinuities, new caps, segments and models. 0: off",
+          0, 100000, DEFAULT_SMOOTHING, rw));
+  g_object_class_install_property (gobject_class, PROP_CHANGE_HOLD,
+      g_param_spec_uint ("change-hold", "Change hold",
+          "Post a \"shufflenet-change\" message when a new top-1 class "
+          "(smoothed when smoothing is on) has led this many classified "
+          "frames in a row with a probability of at least threshold. "
+          "0: no change messages", 0, G_MAXINT, DEFAULT_CHANGE_HOLD, rw));
+  g_object_class_install_property (gobject_class, PROP_CLASSES,
+      g_param_spec_string ("classes", "Classes",
+          "Report only these classes: comma-separated labels or class ids, "
+          "or @FILE with one per line; top-k, threshold, smoothing and "
+          "change messages consider them alone. Empty: every class",
+          DEFAULT_CLASSES, rw));
   g_object_class_install_property (gobject_class, PROP_LATENCY,
       g_param_spec_boxed ("latency", "Latency",
           "Classification time in ms: last, mean, min, max, count of "

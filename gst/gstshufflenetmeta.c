@@ -110,11 +110,14 @@ gst_shufflenet_roi_result_new (gint id, const gchar * roi_type,
       "x", G_TYPE_UINT, (guint) rect->x, "y", G_TYPE_UINT, (guint) rect->y,
       "width", G_TYPE_UINT, (guint) rect->w,
       "height", G_TYPE_UINT, (guint) rect->h, NULL);
-  static const gchar *const fields[] = { "class-ids", "labels", "scores" };
+  static const gchar *const fields[] = { "class-ids", "labels", "scores",
+    "smoothed"
+  };
 
   for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
-    gst_structure_set_value (s, fields[i],
-        gst_structure_get_value (classes, fields[i]));
+    if (gst_structure_has_field (classes, fields[i]))
+      gst_structure_set_value (s, fields[i],
+          gst_structure_get_value (classes, fields[i]));
   gst_structure_set (s, "stale", G_TYPE_BOOLEAN, stale, "age", G_TYPE_UINT64,
       age, NULL);
   return s;

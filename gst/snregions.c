@@ -2,6 +2,8 @@
  * kept per tracker id (see snregions.h). */
 #include "snregions.h"
 
+#include "snidtable.h"
+
 GST_DEBUG_CATEGORY_STATIC (sn_regions_debug);
 #define GST_CAT_DEFAULT sn_regions_debug
 
@@ -11,7 +13,6 @@ typedef struct
   GQuark roi_type;              /* of the region it was made for */
   GstStructure *classes;        /* class-ids, labels, scores */
   guint64 made;                 /* frame it was made on */
-  guint64 seen;                 /* last frame the id was seen on */
 } Tracked;
 
 /* A candidate of the current frame, before max_rois. */
@@ -26,7 +27,7 @@ struct _SnRegions
 {
   GArray *candidates;           /* Candidate, reused every frame */
   GArray *kept;                 /* SnRegion, reused every frame */
-  GHashTable *tracked;          /* id (GINT_TO_POINTER) -> Tracked */
+  SnIdTable *tracked;           /* id -> Tracked */
 };
 
 static void
@@ -51,7 +52,7 @@ sn_regions_new (void)
   }
   r->candidates = g_array_new (FALSE, FALSE, sizeof (Candidate));
   r->kept = g_array_new (FALSE, FALSE, sizeof (SnRegion));
-  r->tracked = g_hash_table_new_full (NULL, NULL, NULL, tracked_free);
+  r->tracked = sn_id_table_new (tracked_free);
   return r;
 }
 
@@ -62,21 +63,21 @@ sn_regions_free (SnRegions * r)
     return;
   g_array_free (r->candidates, TRUE);
   g_array_free (r->kept, TRUE);
-  g_hash_table_destroy (r->tracked);
+  sn_id_table_free (r->tracked);
   g_free (r);
 }
 
 void
 sn_regions_reset (SnRegions * r)
 {
-  g_hash_table_remove_all (r->tracked);
+  sn_id_table_clear (r->tracked);
   g_array_set_size (r->kept, 0);
 }
 
 guint
 sn_regions_n_tracked (const SnRegions * r)
 {
-  return g_hash_table_size (r->tracked);
+  return sn_id_table_size (r->tracked);
 }
 
 /* @meta's box clipped to a w x h frame into @rect; FALSE (with the reason
@@ -199,55 +200,6 @@ id_unique (SnRegions * r, guint i)
   return TRUE;
 }
 
-static gint
-by_seen_desc (gconstpointer a, gconstpointer b, gpointer unused)
-{
-  const Tracked *x = *(Tracked * const *) a, *y = *(Tracked * const *) b;
-
-  return x->seen > y->seen ? -1 : x->seen < y->seen;
-}
-
-/* Drops the results of ids not seen for SN_REGIONS_FORGET frames, then the
- * least recently seen while more than SN_REGIONS_MAX_TRACKED are kept. */
-static void
-forget_old (SnRegions * r, guint64 frame)
-{
-  GHashTableIter it;
-  gpointer key, value;
-
-  g_hash_table_iter_init (&it, r->tracked);
-  while (g_hash_table_iter_next (&it, &key, &value))
-    if (frame - ((Tracked *) value)->seen > SN_REGIONS_FORGET)
-      g_hash_table_iter_remove (&it);
-  if (g_hash_table_size (r->tracked) > SN_REGIONS_MAX_TRACKED) {
-    guint n = g_hash_table_size (r->tracked), i = 0;
-    Tracked **all = g_new (Tracked *, n);
-    gint *ids = g_new (gint, n);
-    guint64 cut;
-
-    g_hash_table_iter_init (&it, r->tracked);
-    while (g_hash_table_iter_next (&it, &key, &value))
-      all[i++] = value;
-    g_qsort_with_data (all, n, sizeof (Tracked *), by_seen_desc, NULL);
-    cut = all[SN_REGIONS_MAX_TRACKED - 1]->seen;
-    /* keep the newest MAX_TRACKED (ties at the cut: the first found) */
-    i = 0;
-    g_hash_table_iter_init (&it, r->tracked);
-    while (g_hash_table_iter_next (&it, &key, &value))
-      if (((Tracked *) value)->seen < cut)
-        ids[i++] = GPOINTER_TO_INT (key);
-    for (guint k = 0; k < i; k++)
-      g_hash_table_remove (r->tracked, GINT_TO_POINTER (ids[k]));
-    g_hash_table_iter_init (&it, r->tracked);
-    while (g_hash_table_size (r->tracked) > SN_REGIONS_MAX_TRACKED
-        && g_hash_table_iter_next (&it, &key, &value))
-      if (((Tracked *) value)->seen == cut)
-        g_hash_table_iter_remove (&it);
-    g_free (all);
-    g_free (ids);
-  }
-}
-
 /* Step 3: results reused by id. */
 static void
 reuse_tracked (SnRegions * r, const SnRegionPolicy * p, guint64 frame,
@@ -260,10 +212,9 @@ reuse_tracked (SnRegions * r, const SnRegionPolicy * p, guint64 frame,
     reg->tracked = id_unique (r, i);
     if (!reg->tracked)
       continue;
-    t = g_hash_table_lookup (r->tracked, GINT_TO_POINTER (reg->meta->id));
+    t = sn_id_table_get (r->tracked, reg->meta->id, frame);
     if (t == NULL || t->roi_type != reg->meta->roi_type)
       continue;
-    t->seen = frame;
     if (!may_classify || frame - t->made < p->reclassify_interval) {
       reg->reused = t->classes;
       reg->age = frame - t->made;
@@ -278,7 +229,8 @@ sn_regions_select (SnRegions * r, GstBuffer * buf, const GstVideoInfo * info,
   g_return_val_if_fail (p->max_rois >= 1 && p->reclassify_interval >= 1, 0);
   collect_candidates (r, buf, info, p);
   keep_largest (r, p);
-  forget_old (r, frame);
+  sn_id_table_forget (r->tracked, frame, SN_REGIONS_FORGET,
+      SN_REGIONS_MAX_TRACKED);
   reuse_tracked (r, p, frame, may_classify);
   return r->kept->len;
 }
@@ -304,7 +256,7 @@ sn_regions_store (SnRegions * r, guint i, GstStructure * classes,
   t = g_new0 (Tracked, 1);
   t->roi_type = reg->meta->roi_type;
   t->classes = classes;
-  t->made = t->seen = frame;
+  t->made = frame;
   /* replaces (and frees) an older result of the id */
-  g_hash_table_insert (r->tracked, GINT_TO_POINTER (reg->meta->id), t);
+  sn_id_table_set (r->tracked, reg->meta->id, t, frame);
 }

@@ -295,6 +295,12 @@ sn_runner_input (SnRunner * r)
   return r->input;
 }
 
+const gchar *const *
+sn_runner_labels (const SnRunner * r)
+{
+  return (const gchar * const *) r->labels;
+}
+
 const gchar *
 sn_runner_label (const SnRunner * r, gint id)
 {

@@ -83,6 +83,9 @@ float *sn_runner_batch_input (SnRunner * runner);
 gboolean sn_runner_run_batch (SnRunner * runner, gint n, const float **probs,
     GError ** error);
 
+/* The K labels (a NULL-terminated array owned by the runner). */
+const gchar *const *sn_runner_labels (const SnRunner * runner);
+
 /* Label text of class @id: the label, or the id as decimal text. */
 const gchar *sn_runner_label (const SnRunner * runner, gint id);
 
