@@ -20,6 +20,14 @@
  *   age            guint64   frames since the frame that was classified
  *   model          gchararray model name
  *   element        gchararray name of the shufflenet element that made it
+ *   smoothed       gboolean  the classes come from the moving average
+ *                  (smoothing > 0); also on "rois" entries
+ *   events         GstValueArray of GstStructure: only on a frame where a
+ *                  class change fired, the "shufflenet-change" messages
+ *                  posted for it: timestamp, running-time, stream-time,
+ *                  from-id, from-label (-1, "none" at a stream's start),
+ *                  to-id, to-label, score, held (ns the previous class led),
+ *                  element, and roi-id, roi-type for a region
  *   rois           GstValueArray of GstStructure: with
  *                  inference-region=roi-list, one entry per classified
  *                  region of interest, in the buffer's order (the class

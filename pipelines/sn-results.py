@@ -4,6 +4,9 @@ classify-folder.py) write.
 
 Usage:
   sn-results.py show FILE.jsonl        one readable line per frame or image
+  sn-results.py changes FILE.jsonl     how often the top-1 class changes:
+                                       changes, minutes of video, changes
+                                       per minute (frames; objects by id)
   sn-results.py csv FILE.jsonl [OUT]   CSV, one row per class (default OUT:
                                        standard output); for region results
                                        (shufflenet inference-region=roi-list)
@@ -89,9 +92,35 @@ def to_csv(path, out_path=None):
         out.close()
 
 
+def changes(path):
+    """Top-1 changes of the frames (and of each object id) over the video's
+    duration, from the lines' pts."""
+    last, count, first_pts, last_pts = {}, 0, None, None
+    for _, r in read_results(path):
+        pts = r.get("pts")
+        if pts is not None:
+            first_pts = pts if first_pts is None else first_pts
+            last_pts = pts + (r.get("duration") or 0)
+        tops = {"frame": r["classes"][0]["id"] if r["classes"] else None}
+        for o in r.get("objects", []):
+            if o.get("id") and o.get("classes"):
+                tops[f"object {o['id']}"] = o["classes"][0]["id"]
+        for key, top in tops.items():
+            if top is None:
+                continue
+            if key in last and last[key] != top:
+                count += 1
+            last[key] = top
+    minutes = (last_pts - first_pts) / 60e9 if first_pts is not None else 0
+    rate = f"{count / minutes:.1f}" if minutes > 0 else "-"
+    print(f"{count} top-1 changes in {minutes:.2f} min: {rate} per minute")
+
+
 def main(argv):
     if len(argv) == 2 and argv[0] == "show":
         show(argv[1])
+    elif len(argv) == 2 and argv[0] == "changes":
+        changes(argv[1])
     elif len(argv) in (2, 3) and argv[0] == "csv":
         to_csv(*argv[1:])
     else:
