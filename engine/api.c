@@ -1,4 +1,4 @@
-/* api.c - the public API (shufflenet.h) over the loader, plan and ops. */
+/* api.c - the public API (shufflenet.h) over the loader, plan and executor. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,8 @@
 
 #include "lower.h"
 #include "onnx_graph.h"
-#include "ops.h"
+#include "executor.h"
+#include "plan.h"
 #include "shufflenet.h"
 
 struct sn_model {
@@ -370,7 +371,7 @@ sn_context_parallel (sn_context *context, int n,
 void
 sn_context_set_profiling (sn_context *context, bool enabled)
 {
-  context->exec.profiling = enabled;
+  context->exec.profile.enabled = enabled;
 }
 
 int
@@ -384,7 +385,7 @@ sn_context_profile_at (const sn_context *context, int index, const char **name,
   if (kind)
     *kind = ok ? sn_op_kind_name (g->ops[index].kind) : NULL;
   if (ms)
-    *ms = ok ? context->exec.op_seconds[index] * 1e3 : 0.0;
+    *ms = ok ? context->exec.profile.op_seconds[index] * 1e3 : 0.0;
   if (macs)
     *macs = ok ? g->ops[index].macs : 0.0;
   return g->n_ops;
