@@ -97,6 +97,13 @@ typedef struct {
   size_t arena_floats;  /* set by sn_plan_arena */
 } sn_graph;
 
+/* What a lowered model takes and gives, besides its graph (sn_lower_onnx). */
+typedef struct {
+  sn_input_info input; /* per-image input shape and layout */
+  int classes;
+  bool probabilities;  /* graph ends in Softmax */
+} sn_lowered_info;
+
 /* Graph construction helpers (plan.c), used by the lowering. Return -1 on allocation failure. */
 int sn_graph_add_value (sn_graph *g, int c, int h, int w);
 sn_op *sn_graph_add_op (sn_graph *g, sn_op_kind kind, const char *name);
