@@ -188,22 +188,33 @@ compute_pool (const sn_worker *w, const sn_op *op, const sn_op_binding *b,
       b->out_rows + band * op->out_channels + c0, oy0, oy1);
 }
 
+/* Planes [*c0, *c1) of a task of a plane op that is never banded
+ * (INPUT_NHWC, GLOBAL_POOL, ADD, COPY); returns the floats of one input
+ * plane, [h][w]. */
+static size_t
+task_whole_planes (const sn_worker *w, const sn_op *op,
+    const sn_op_binding *b, int task, int *c0, int *c1)
+{
+  const sn_value *in = &graph_of (w)->values[op->in];
+  int oy0, oy1;
+  sn_task_planes (op, b, graph_of (w)->values[op->out].h, task, c0, c1,
+      &oy0, &oy1);
+  return (size_t) in->h * in->w;
+}
+
 /* SN_OP_INPUT_NHWC task (planes [c0, c1)): the caller's interleaved image
  * [h][w][channels] -> planes [c][h][w]. */
 static void
 compute_input_nhwc (const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, int task, const float *image)
 {
-  const sn_value *in = &graph_of (w)->values[op->in];
-  size_t n = (size_t) in->h * in->w;
-  int c0, c1, oy0, oy1;
-  sn_task_planes (op, b, graph_of (w)->values[op->out].h, task, &c0, &c1,
-      &oy0, &oy1);
+  int channels = graph_of (w)->values[op->in].c, c0, c1;
+  size_t n = task_whole_planes (w, op, b, task, &c0, &c1);
   for (int c = c0; c < c1; c++) {
-    const float *src = image + c;          /* [h][w][channels], stride c */
+    const float *src = image + c;   /* [h][w][channels]: stride channels */
     float *dst = b->out_rows[c];
     for (size_t i = 0; i < n; i++) {
-      float v = src[i * in->c];
+      float v = src[i * channels];
       dst[i] = op->relu && v < 0.0f ? 0.0f : v;
     }
   }
@@ -214,11 +225,8 @@ static void
 compute_global_pool (const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, int task, const float *image)
 {
-  const sn_value *in = &graph_of (w)->values[op->in];
-  size_t n = (size_t) in->h * in->w;
-  int c0, c1, oy0, oy1;
-  sn_task_planes (op, b, graph_of (w)->values[op->out].h, task, &c0, &c1,
-      &oy0, &oy1);
+  int c0, c1;
+  size_t n = task_whole_planes (w, op, b, task, &c0, &c1);
   for (int c = c0; c < c1; c++) {
     float m = kernels_of (w)->plane_mean (sn_op_input (w, b, 0, c, image), n);
     b->out_rows[c][0] = op->relu && m < 0.0f ? 0.0f : m;
@@ -231,11 +239,8 @@ static void
 compute_add_or_copy (const sn_worker *w, const sn_op *op,
     const sn_op_binding *b, int task, const float *image)
 {
-  const sn_value *in = &graph_of (w)->values[op->in];
-  size_t n = (size_t) in->h * in->w;
-  int c0, c1, oy0, oy1;
-  sn_task_planes (op, b, graph_of (w)->values[op->out].h, task, &c0, &c1,
-      &oy0, &oy1);
+  int c0, c1;
+  size_t n = task_whole_planes (w, op, b, task, &c0, &c1);
   for (int c = c0; c < c1; c++) {
     const float *x = sn_op_input (w, b, 0, c, image);
     const float *y = op->kind == SN_OP_ADD
