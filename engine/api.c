@@ -1,4 +1,4 @@
-/* api.c - the public API (shufflenet.h) over the loader, plan and ops. */
+/* api.c - the public API (shufflenet.h) over the loader, plan and executor. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,8 @@
 
 #include "lower.h"
 #include "onnx_graph.h"
-#include "ops.h"
+#include "executor.h"
+#include "plan.h"
 #include "shufflenet.h"
 
 struct sn_model {
@@ -27,7 +28,27 @@ struct sn_model {
 struct sn_context {
   const sn_model *model;
   sn_exec exec;
+  int handoff;            /* atomic: see context_enter */
 };
+
+/* A context may pass from thread to thread between calls (built and warmed
+ * up on a loader thread, then run on a streaming thread) when the caller
+ * orders the calls, often with a lock that a race detector cannot see
+ * (GLib's futex-based GMutex). Each call acquires what the call before it
+ * released, so that ThreadSanitizer sees the order the caller's lock gave
+ * them; calls that overlap (two threads on one context) still show as
+ * races. One atomic load and one store a call. */
+static void
+context_enter (const sn_context *c)
+{
+  (void) __atomic_load_n (&c->handoff, __ATOMIC_ACQUIRE);
+}
+
+static void
+context_leave (sn_context *c)
+{
+  __atomic_store_n (&c->handoff, 1, __ATOMIC_RELEASE);
+}
 
 const char *
 sn_status_name (sn_status status)
@@ -321,6 +342,7 @@ sn_context_create (const sn_model *model, int threads, sn_context **context,
     return s;
   }
   *context = c;
+  context_leave (c);
   return SN_OK;
 }
 
@@ -329,6 +351,7 @@ sn_context_free (sn_context *context)
 {
   if (context == NULL)
     return;
+  context_enter (context);
   sn_exec_free (&context->exec);
   free (context);
 }
@@ -336,6 +359,7 @@ sn_context_free (sn_context *context)
 int
 sn_context_threads (const sn_context *context)
 {
+  context_enter (context);
   return context->exec.threads;
 }
 
@@ -350,7 +374,9 @@ sn_context_run (sn_context *context, const float *input, int batch,
         batch);
   const sn_input_info *in = &context->model->info.input;
   size_t image_floats = (size_t) in->channels * in->height * in->width;
+  context_enter (context);
   sn_exec_run (&context->exec, input, image_floats, batch, output);
+  context_leave (context);
   return SN_OK;
 }
 
@@ -363,20 +389,25 @@ sn_context_parallel (sn_context *context, int n,
   if (n < 0)
     return sn_set_error (err, SN_ERR_INVALID_ARG, "n must be >= 0, not %d",
         n);
+  context_enter (context);
   sn_exec_parallel (&context->exec, n, fn, data);
+  context_leave (context);
   return SN_OK;
 }
 
 void
 sn_context_set_profiling (sn_context *context, bool enabled)
 {
-  context->exec.profiling = enabled;
+  context_enter (context);
+  context->exec.profile.enabled = enabled;
+  context_leave (context);
 }
 
 int
 sn_context_profile_at (const sn_context *context, int index, const char **name,
     const char **kind, double *ms, double *macs)
 {
+  context_enter (context);
   const sn_graph *g = context->exec.g;
   bool ok = index >= 0 && index < g->n_ops;
   if (name)
@@ -384,7 +415,7 @@ sn_context_profile_at (const sn_context *context, int index, const char **name,
   if (kind)
     *kind = ok ? sn_op_kind_name (g->ops[index].kind) : NULL;
   if (ms)
-    *ms = ok ? context->exec.op_seconds[index] * 1e3 : 0.0;
+    *ms = ok ? context->exec.profile.op_seconds[index] * 1e3 : 0.0;
   if (macs)
     *macs = ok ? g->ops[index].macs : 0.0;
   return g->n_ops;

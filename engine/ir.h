@@ -9,7 +9,8 @@
  * out_map[oc] of its output value (that is how a shuffle or a concat costs
  * nothing), and a conv adds residual plane res_map[oc] in its epilogue.
  *
- * plan.c then resolves aliases and places every value in one arena.
+ * plan.h then places every value: in one arena per model, and per context
+ * in the row bands of its team.
  */
 #ifndef SN_IR_H
 #define SN_IR_H
@@ -96,7 +97,14 @@ typedef struct {
   size_t arena_floats;  /* set by sn_plan_arena */
 } sn_graph;
 
-/* Graph construction helpers (lower.c). Return -1 on allocation failure. */
+/* What a lowered model takes and gives, besides its graph (sn_lower_onnx). */
+typedef struct {
+  sn_input_info input; /* per-image input shape and layout */
+  int classes;
+  bool probabilities;  /* graph ends in Softmax */
+} sn_lowered_info;
+
+/* Graph construction helpers (plan.c), used by the lowering. Return -1 on allocation failure. */
 int sn_graph_add_value (sn_graph *g, int c, int h, int w);
 sn_op *sn_graph_add_op (sn_graph *g, sn_op_kind kind, const char *name);
 void sn_graph_clear (sn_graph *g);
@@ -104,76 +112,11 @@ void sn_graph_clear (sn_graph *g);
 /* Follow aliases: the owner value of `v` and the plane offset inside it. */
 int sn_value_root (const sn_graph *g, int v, int *plane_offset);
 
-/* plan.c: place all owner values in one arena (liveness-based first fit). */
-sn_status sn_plan_arena (sn_graph *g, sn_error *err);
-
-/* Rows [*r0, *r1) of band b of n over h rows (as even as integers go): how
- * a team splits an op's output rows, one band per thread. */
-static inline void
-sn_band_rows (int b, int n, int h, int *r0, int *r1)
-{
-  *r0 = (int) ((long) b * h / n);
-  *r1 = (int) ((long) (b + 1) * h / n);
-}
-
 /* Input rows [*i0, *i1) a conv or pool reads for its output rows [o0, o1)
  * (its window; the same rows for a 1x1 stride-1 conv), clipped to the
  * input; empty (i0 == i1) for no output rows. */
 void sn_op_input_rows (const sn_graph *g, const sn_op *op, int o0, int o1,
     int *i0, int *i1);
-
-/* Where a context keeps its values (sn_plan_store). Its team splits the
- * output rows of big convs and pools into `bands` bands, one per thread;
- * an owner value that only such ops write and read is "banded": band b's
- * rows (plus the halo rows its readers need from the neighbouring bands)
- * live in a storage of their own, [c][rows][w] with planes padded to
- * cache lines, so that each thread writes and reads memory no other thread
- * touches. (Two threads' rows interleaved in every plane let the hardware
- * prefetchers pull the other core's lines: each op ran ~1.6x slower per
- * thread.) Other owners are stored as sn_plan_arena lays them out, in band
- * 0's part of the arena. */
-typedef struct {
-  int bands;               /* 1: nothing banded, the model's own plan */
-  bool *banded;            /* [n_values] (owners) */
-  int *halo_top;           /* [n_values] rows a band keeps above its own */
-  int *halo_bottom;        /* [n_values] ... and below */
-  size_t *offset;          /* [n_values][bands] floats from the arena start
-                              to band b's storage of owner v ([v][0] for
-                              an unbanded owner) */
-  size_t arena_floats;
-} sn_store_plan;
-
-/* Band b's storage of banded owner v: rows [lo, hi) kept, of which
- * [own_lo, own_hi) are the band's own (the rest are halo rows copied from
- * the neighbours); `lead` floats from a plane's start to row lo (a cache
- * line of slack, then what puts row own_lo on a line) and `stride` floats
- * from one plane to the next (a line of slack after the rows): kernels may
- * read a few floats beyond the rows they need and drop them. */
-typedef struct {
-  int lo, hi, own_lo, own_hi;
-  size_t lead, stride;
-} sn_band_store;
-
-void sn_band_store_of (const sn_store_plan *sp, const sn_graph *g, int v,
-    int b, sn_band_store *bs);
-
-/* Floats from the arena start to plane p of value v (owner or alias) as
- * band b addresses it: element (y, x) at + y * w + x, for y in the band's
- * kept rows when v's owner is banded (an offset that may point before the
- * band's storage: only kept rows are read), any row when it is not. Not
- * for the caller's (external) input. */
-ptrdiff_t sn_store_plane (const sn_store_plan *sp, const sn_graph *g, int v,
-    int p, int b);
-/* Floats from one plane of v to the next in band b's storage. */
-size_t sn_store_plane_stride (const sn_store_plan *sp, const sn_graph *g,
-    int v, int b);
-
-/* Plan a context's storage: op_bands[i] is op i's band count (bands, or 1
- * for an op its team does not split by rows). bands == 1 reproduces
- * sn_plan_arena's layout. Free with sn_store_plan_free. */
-sn_status sn_plan_store (const sn_graph *g, int bands, const int *op_bands,
-    sn_store_plan *sp, sn_error *err);
-void sn_store_plan_free (sn_store_plan *sp);
 
 /* Fill err (when not NULL) with status and a printf-style message. */
 sn_status sn_set_error (sn_error *err, sn_status status, const char *fmt, ...)

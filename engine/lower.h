@@ -5,12 +5,6 @@
 #include "ir.h"
 #include "onnx_graph.h"
 
-typedef struct {
-  sn_input_info input; /* per-image input shape and layout */
-  int classes;
-  bool probabilities;  /* graph ends in Softmax */
-} sn_lowered_info;
-
 /* Lower `model` into `g` (empty on entry), folding BatchNorm, ReLU, residual
  * adds, grouped Slice/Conv/Concat, concats and channel shuffles, and pack
  * pointwise weights for kernel table `kt`. On failure g is cleared and err

@@ -5,7 +5,7 @@
  * constants are evaluated at load time (the small int64 vectors exporters
  * emit to compute reshape targets). Nothing here adds an op to the graph.
  */
-#include "lower_internal.h"
+#include "lower_handlers.h"
 
 #include <stdlib.h>
 #include <string.h>

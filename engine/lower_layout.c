@@ -6,7 +6,7 @@
  * features, Slice/Split as channel-slice views, and Concat (producers write at
  * a channel offset; per-group convs are merged into one grouped conv).
  */
-#include "lower_internal.h"
+#include "lower_handlers.h"
 
 #include <stdlib.h>
 #include <string.h>

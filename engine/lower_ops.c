@@ -6,7 +6,7 @@
  * Gemm/MatMul classifier, Softmax, Pad (absorbed by the next Conv or
  * AveragePool) and Identity/Dropout.
  */
-#include "lower_internal.h"
+#include "lower_handlers.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * overlap never share bytes (an op's input and output are both live at it),
  * except a conv's output written in place over its dead residual
  * (inplace_residual). */
-#include "ir.h"
+#include "plan.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -45,7 +45,9 @@ struct sn_pool {
   int sleeping;                 /* helpers asleep on `wake` (under lock) */
   uint64_t gate;                /* see GATE_* (atomic) */
   int caller_cpu;               /* where the caller posted the job, or -1 */
-  bool quit;                    /* the latest job is: leave the region */
+  bool quit;                    /* the latest job is: leave the region
+                                   (atomic: a helper that skips a job
+                                   reads it while the caller may set it) */
   sn_pool_fn fn;
   void *data;
 };
@@ -164,7 +166,7 @@ pool_thread_main (void *arg)
     for (;;) {
       bool slept = wait_for_job (p, seen, spin);
       seen = __atomic_load_n (&p->job, __ATOMIC_ACQUIRE);
-      if (p->quit)
+      if (__atomic_load_n (&p->quit, __ATOMIC_RELAXED))
         break;
       spin = spin_after_gap (now_ns () - left_at);
       if (enter_job (p, seen)) {
@@ -281,7 +283,7 @@ sn_pool_free (sn_pool *p)
   if (p == NULL)
     return;
   if (p->started) {
-    p->quit = true;
+    __atomic_store_n (&p->quit, true, __ATOMIC_RELAXED);  /* job: release */
     post_job (p);
     pthread_join (p->thread, NULL);
   }

@@ -11,8 +11,9 @@
  *   sn_context_free(), sn_model_free()
  *
  * A model is immutable after loading and may be shared by many contexts in
- * many threads. A context is used by one thread at a time; it owns its
- * activation arena and its thread count (the engine never calls
+ * many threads. A context is used by one thread at a time (it may move
+ * between threads when the caller orders the calls, with a mutex say); it
+ * owns its activation arena and its thread count (the engine never calls
  * omp_set_num_threads, so two models in one process do not interfere).
  *
  * Every function that can fail returns an sn_status and, when the caller

@@ -5,14 +5,19 @@
 # Environment: SHUFFLENET_WEIGHTS_DIR (default ../shared/weights/megvii-shufflenet-v1),
 #              BUILD_DIR (default build),
 #              SHUFFLENET_SANITIZE=0 to skip the ASan/UBSan pass,
-#              SHUFFLENET_VALGRIND=0 to skip the memcheck pass.
-# Three passes, each failing the run on any failure:
+#              SHUFFLENET_VALGRIND=0 to skip the memcheck pass,
+#              SHUFFLENET_TSAN=0 to skip the ThreadSanitizer pass.
+# Four passes, each failing the run on any failure:
 #   1. the whole suite (meson test) on the normal build;
 #   2. the suite again under AddressSanitizer + UndefinedBehaviorSanitizer
 #      (tests/reliability/run_sanitized.sh, its own build folder);
 #   3. the element and engine C tests under valgrind memcheck
 #      (meson test --setup valgrind: no definite/indirect leak, no invalid
-#      access; suppressions in tests/valgrind.supp).
+#      access; suppressions in tests/valgrind.supp);
+#   4. the engine's threaded tests and the element's multi-threaded tests
+#      under ThreadSanitizer (tests/reliability/run_tsan.sh: clang-14, LLVM's
+#      libomp with Archer, its own build folder build-tsan; no report; the
+#      element's GLib-ordered handoffs suppressed in tests/tsan.supp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -55,6 +60,19 @@ if [ "${SHUFFLENET_VALGRIND:-1}" != 0 ] && [ $# -eq 0 ]; then
   meson test -C "$build" --setup valgrind --print-errorlogs --num-processes 2 \
     "${valgrind_tests[@]}" || status=1
   logs+=("$build/meson-logs/testlog-valgrind.json")
+fi
+
+if [ "${SHUFFLENET_TSAN:-1}" != 0 ] && [ $# -eq 0 ]; then
+  echo "run.sh: pass 4: threaded tests under ThreadSanitizer"
+  tsan_status=0
+  BUILD_DIR="$build" tests/reliability/run_tsan.sh || tsan_status=$?
+  if [ "$tsan_status" = 77 ]; then
+    echo "run.sh: ThreadSanitizer pass skipped (clang-14 or libomp-14-dev missing)"
+  else
+    [ "$tsan_status" = 0 ] || status=1
+    logs+=("$build/meson-logs/testlog-tsan-engine-tsan_wrap.sh.json"
+           "$build/meson-logs/testlog-tsan-element-tsan_wrap.sh.json")
+  fi
 fi
 
 # One closing line a CI reader (and a person) can count on.

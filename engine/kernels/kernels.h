@@ -2,8 +2,9 @@
  *
  * Naming: sn_<op>_<variant>__<isa>, e.g. sn_pw_f32__avx512, sn_pw_f32__ref.
  * A kernel is pure: no threads, no allocation, no global state. It computes
- * one tile of one operator for ONE image; the operators in ops.c split work
- * into tiles and own the threading. Preconditions are asserted, never
+ * one tile of one operator for ONE image; schedule.c splits the operators
+ * into tiles, compute.c calls a kernel for each and executor.c owns the
+ * threading. Preconditions are asserted, never
  * recovered: the loader validated everything before a kernel runs.
  *
  * Layout everywhere: planar float32. A "plane" is one channel of one image,

@@ -3,7 +3,7 @@
  * first 100 frames grows by less than 1 MB) and a live source faster than
  * inference (latency stays bounded, results are marked stale, no queue
  * grows), checked against the same overload without QoS, where latency
- * does build up. Under valgrind and AddressSanitizer the memory and time
+ * does build up. Under valgrind and the sanitizers the memory and time
  * bounds are reported, not enforced (they change both); everything else is
  * checked. */
 #include <stdlib.h>
@@ -15,13 +15,19 @@
 #define RUNNING_ON_VALGRIND 0
 #endif
 
-/* AddressSanitizer keeps freed memory resident (its quarantine) and slows
- * inference: like valgrind, it gets the memory and time bounds reported,
- * not enforced; leaks and bad accesses are its own checks. */
-#ifdef __SANITIZE_ADDRESS__
-#define RUNNING_UNDER_ASAN 1
-#else
-#define RUNNING_UNDER_ASAN 0
+/* AddressSanitizer keeps freed memory resident (its quarantine), and
+ * ThreadSanitizer its shadow and access history; both slow inference: like
+ * valgrind, they get the memory and time bounds reported, not enforced;
+ * leaks, bad accesses and races are their own checks. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RUNNING_UNDER_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RUNNING_UNDER_SANITIZER 1
+#endif
+#endif
+#ifndef RUNNING_UNDER_SANITIZER
+#define RUNNING_UNDER_SANITIZER 0
 #endif
 
 #include "ftest.h"
@@ -151,7 +157,7 @@ GST_START_TEST (test_soak)
       ((glong) rss_end - (glong) rss_base) / 1024,
       ((glong) rss_max - (glong) rss_base) / 1024);
   fail_unless ((glong) rss_end - (glong) rss_base < SOAK_MAX_GROWTH
-      || RUNNING_ON_VALGRIND || RUNNING_UNDER_ASAN,
+      || RUNNING_ON_VALGRIND || RUNNING_UNDER_SANITIZER,
       "resident memory grew by %ld bytes",
       (glong) rss_end - (glong) rss_base);
 
@@ -341,7 +347,7 @@ GST_START_TEST (test_live_overload)
       l.frames, l.fresh, l.stale, l.max_age, max_ms, early, late,
       l.max_queue, l.max_queue * 1000.0 / fps);
   fail_unless_equals_int (l.frames, frames);
-  if (RUNNING_ON_VALGRIND || RUNNING_UNDER_ASAN)
+  if (RUNNING_ON_VALGRIND || RUNNING_UNDER_SANITIZER)
     goto done;
   fail_unless (l.stale > l.frames / 4, "only %d stale of %d", l.stale,
       l.frames);

@@ -4,9 +4,10 @@
 #
 #   tests/fuzz/run_fuzz.sh BUILD_DIR [loader|preprocess|all]
 #
-# BUILD_DIR is a configured and built meson build directory: its generated
-# engine/onnx.pb-c.c and its models (tests/variants/*.onnx,
-# tests/models/megvii/*.onnx) are used. Everything this script writes goes
+# BUILD_DIR is a configured and built meson build directory: the engine's
+# sources it builds (meson introspect), its generated engine/onnx.pb-c.c
+# and its models (tests/variants/*.onnx, tests/models/megvii/*.onnx) are
+# used. Everything this script writes goes
 # under BUILD_DIR/fuzz/ except crashers, which are saved next to the
 # committed regression inputs in tests/fuzz/corpus-<target>/.
 #
@@ -60,8 +61,9 @@ if ! command -v "$cc" >/dev/null \
   exit 77
 fi
 
-# Compile `name` from the given sources (any newer than the binary triggers
-# a rebuild). Extra flags after `--`.
+# Compile `name` from the given sources (another list of sources or flags
+# than the last build's, or a file newer than the binary, triggers a
+# rebuild). Extra flags after `--`.
 build_target () {
   local name=$1 bin=$out/$1; shift
   local sources=() flags=()
@@ -72,21 +74,23 @@ build_target () {
       "$src"/gst/snpreprocess.h; do
     [ "$f" -nt "$bin" ] && stale=1
   done
+  local inputs
+  inputs=$(printf '%s\n' "${sources[@]}" -- "${flags[@]}")
+  [ "$inputs" = "$(cat "$bin.inputs" 2>/dev/null)" ] || stale=1
   [ "$stale" = 0 ] && return 0
   echo "fuzz: building $name with $cc"
   local objs=() obj
   mkdir -p "$out/obj-$name"
   for f in "${sources[@]}"; do
     obj=$out/obj-$name/$(basename "$f" .c).o
-    # The compute loops (operators, kernels) are sanitized but not
-    # coverage-traced: their comparisons cost 3/4 of the time and tell the
-    # fuzzer nothing about the model's structure.
+    # The compute loops (compute functions, run loops, kernels) are
+    # sanitized but not coverage-traced: their comparisons cost 3/4 of the
+    # time and tell the fuzzer nothing about the model's structure.
     local extra=(-fsanitize=fuzzer-no-link)
-    # every kernel file (the loader takes them all: kernels_fast.c refers
-    # to each ISA's table) with the ISA flags engine/meson.build gives it,
-    # from engine/kernels/isa-flags.txt
+    # each ISA-specific kernel file with the ISA flags engine/meson.build
+    # gives it, from engine/kernels/isa-flags.txt
     case $f in
-      */kernels/*.c | */engine/ops.c)
+      */kernels/*.c | */engine/compute.c | */engine/executor.c)
         read -r -a extra <<< "$(awk -v f="$(basename "$f")" \
           '$1 == f { $1 = ""; print }' "$src/engine/kernels/isa-flags.txt")" ;;
     esac
@@ -98,6 +102,7 @@ build_target () {
   "$cc" "${san[@]}" -fsanitize=fuzzer "${objs[@]}" -o "$bin.tmp" \
     "${flags[@]}" -lm
   mv "$bin.tmp" "$bin"
+  printf '%s\n' "$inputs" >"$bin.inputs"
 }
 
 # Summary of libFuzzer's -print_final_stats output in $1.
@@ -136,15 +141,32 @@ run_fuzzer () {
 }
 
 # ------------------------------------------------------------------ loader
+# The engine's sources as meson builds them (`meson introspect --targets`
+# of the build): those of every static library engine/meson.build defines,
+# the engine and its ISA-specific kernel files, with the generated
+# protobuf-c parser.
+engine_sources () {
+  meson introspect --targets "$build" | /usr/bin/python3 -c '
+import json, os, sys
+here = os.path.realpath(os.path.join(sys.argv[1], "engine", "meson.build"))
+for t in json.load(sys.stdin):
+    if t["type"] != "static library" or os.path.realpath(t["defined_in"]) != here:
+        continue
+    for ts in t["target_sources"]:
+        for f in ts.get("sources", []) + ts.get("generated_sources", []):
+            print(f)
+' "$src"
+}
+
 fuzz_loader () {
   local pbc=$build/engine/onnx.pb-c.c
   [ -f "$pbc" ] || { echo "fuzz: $pbc missing (build $build first)"; return 1; }
-  local e=$src/engine
+  local e=$src/engine sources
+  mapfile -t sources < <(engine_sources)
+  [ ${#sources[@]} -gt 0 ] \
+    || { echo "fuzz: no engine sources from meson introspect $build"; return 1; }
   build_target fuzz_model_loader "$src/tests/fuzz/fuzz_model_loader.c" \
-    "$e/api.c" "$e/onnx_graph.c" "$e/lower.c" "$e/lower_const.c" \
-    "$e/lower_layout.c" "$e/lower_ops.c" "$e/plan.c" "$e/ops.c" "$e/pool.c" \
-    "$e"/kernels/kernels_*.c "$pbc" \
-    -- -I"$e" -I"$build/engine" -lprotobuf-c
+    "${sources[@]}" -- -I"$e" -I"$build/engine" -lprotobuf-c
   ln -sf fuzz_model_loader "$out/fuzz_loader"
 
   local seeds=$out/seeds-loader
