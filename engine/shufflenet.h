@@ -91,6 +91,13 @@ sn_precision sn_model_precision (const sn_model *model);
 bool sn_precision_available (sn_precision precision);
 const char *sn_precision_name (sn_precision precision);
 
+/* The instruction set the engine's kernels use: "avx512", "avx2" or "ref"
+ * (plain C). The best this CPU runs, or the one SHUFFLENET_ISA=ref|avx2|
+ * avx512 names when the CPU runs it (read at each call; a model keeps the
+ * kernels of its load). The GStreamer element's preprocessing follows it:
+ * its AVX2 kernels for avx2 and avx512, plain C for ref. */
+const char *sn_isa_name (void);
+
 /* Input of one image (the batch dimension is the caller's choice at run). */
 void sn_model_input_info (const sn_model *model, sn_input_info *info);
 /* Number of classes K: run() writes batch x K floats. */

@@ -18,15 +18,17 @@
  * pixel), then extracts channels and interpolates 4 or 8 columns at a time.
  * (AVX2 gathers were tried instead of the scalar loads: 2x slower on this
  * Xeon, where a gather costs ~22 cycles.) The kernels come in two flavours
- * chosen once in sn_preprocessor_new (): plain C for any CPU (SSE2 on
- * x86-64), and the same code compiled for AVX2 + FMA with an AVX2 blend
- * where the CPU has it. SN_PREPROCESS_SIMD=0 in the environment forces
- * plain C (the tests run both). */
+ * chosen once in sn_preprocessor_new () by the engine's ISA decision
+ * (sn_isa_name (), which SHUFFLENET_ISA steers): plain C for any CPU (SSE2
+ * on x86-64), and the same code compiled for AVX2 + FMA with an AVX2 blend.
+ * The tests run both. */
 #include "snpreprocess.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "shufflenet.h"
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #define SN_HAVE_AVX2 1
@@ -588,16 +590,15 @@ blend_avx2 (const SnPreprocessor * pre, const SnRows3 * a, const SnRows3 * b,
 static const SnKernels kernels_avx2 = { "avx2", row_pass_avx2, blend_avx2 };
 #endif
 
+/* The engine's ISA decision (sn_isa_name (): the best this CPU runs, or
+ * SHUFFLENET_ISA): plain C for "ref", the AVX2 + FMA flavour for avx2 and
+ * avx512 (which this pass gains nothing from: it is bound by its scattered
+ * loads). */
 static const SnKernels *
 choose_kernels (void)
 {
-  const char *env = g_getenv ("SN_PREPROCESS_SIMD");
-
-  if (env != NULL && strcmp (env, "0") == 0)
-    return &kernels_c;
 #if SN_HAVE_AVX2
-  __builtin_cpu_init ();
-  if (__builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma"))
+  if (strcmp (sn_isa_name (), "ref") != 0)
     return &kernels_avx2;
 #endif
   return &kernels_c;

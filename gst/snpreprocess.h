@@ -58,8 +58,9 @@
  * names), each with its own scratch, and the result does
  * not depend on the thread count. A preprocessor keeps per-run scratch, so
  * use one per streaming thread.
- * SN_PREPROCESS_SIMD=0 in the environment (read by sn_preprocessor_new)
- * selects the plain C kernels instead of AVX2 + FMA.
+ * The kernels follow the engine's instruction set (sn_isa_name () of
+ * shufflenet.h, read by sn_preprocessor_new): plain C for "ref"
+ * (SHUFFLENET_ISA=ref), AVX2 + FMA otherwise.
  */
 #ifndef __SN_PREPROCESS_H__
 #define __SN_PREPROCESS_H__

@@ -1,12 +1,12 @@
 /* kernels_fast.c - kernel tables and run-time selection by CPU features.
  * The vectorized tables live in kernels_avx512.c and kernels_avx2.c (built
  * on x86-64 only, each with its own ISA flags); this file is built with the
- * baseline flags and only reads CPUID (through __builtin_cpu_supports, which
- * also checks that the OS saves the vector registers). */
+ * baseline flags; which table runs is isa.c's decision. */
 #include "kernels.h"
 
-#include <stdlib.h>
 #include <string.h>
+
+#include "isa.h"
 
 /* The references for sn_dw_multi and sn_pool_multi: the single-plane
  * references, plane by plane. */
@@ -73,30 +73,6 @@ static const sn_kernel_table table_ref = {
 extern const sn_kernel_table sn_kernel_table__avx512;
 extern const sn_kernel_table sn_kernel_table__avx2;
 extern const sn_kernel_table sn_kernel_table__avx512bf16;
-
-static bool
-cpu_has_avx512 (void)
-{
-  __builtin_cpu_init ();
-  return __builtin_cpu_supports ("avx512f")
-      && __builtin_cpu_supports ("avx512bw")
-      && __builtin_cpu_supports ("avx512dq")
-      && __builtin_cpu_supports ("avx512vl")
-      && __builtin_cpu_supports ("fma");
-}
-
-static bool
-cpu_has_avx512bf16 (void)
-{
-  return cpu_has_avx512 () && __builtin_cpu_supports ("avx512bf16");
-}
-
-static bool
-cpu_has_avx2 (void)
-{
-  __builtin_cpu_init ();
-  return __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma");
-}
 #endif
 
 /* NULL when the name is unknown or this CPU (or build) lacks the ISA. */
@@ -107,42 +83,21 @@ sn_kernels_get (const char *isa)
     return &table_ref;
 #ifdef SN_HAVE_X86_KERNELS
   if (strcmp (isa, "avx512") == 0)
-    return cpu_has_avx512 ()? &sn_kernel_table__avx512 : NULL;
+    return sn_isa_cpu_has (SN_ISA_AVX512) ? &sn_kernel_table__avx512 : NULL;
   if (strcmp (isa, "avx2") == 0)
-    return cpu_has_avx2 ()? &sn_kernel_table__avx2 : NULL;
+    return sn_isa_cpu_has (SN_ISA_AVX2) ? &sn_kernel_table__avx2 : NULL;
   if (strcmp (isa, "avx512bf16") == 0)
-    return cpu_has_avx512bf16 ()? &sn_kernel_table__avx512bf16 : NULL;
+    return sn_isa_cpu_has_bf16 () ? &sn_kernel_table__avx512bf16 : NULL;
 #endif
   return NULL;
 }
 
-/* The fp32 tables: what SHUFFLENET_ISA may force. */
-static bool
-is_fp32_isa (const char *isa)
-{
-  return strcmp (isa, "ref") == 0 || strcmp (isa, "avx2") == 0
-      || strcmp (isa, "avx512") == 0;
-}
-
-/* SHUFFLENET_ISA=ref|avx2|avx512 forces the pick; a name this CPU cannot
- * run (or an unknown one, or avx512bf16: not fp32) is ignored and the best
- * available is used. */
+/* The fp32 table of the ISA isa.c picks (SHUFFLENET_ISA or the best). */
 const sn_kernel_table *
 sn_kernels_best (void)
 {
-  const char *forced = getenv ("SHUFFLENET_ISA");
-  if (forced && *forced && is_fp32_isa (forced)) {
-    const sn_kernel_table *t = sn_kernels_get (forced);
-    if (t)
-      return t;
-  }
-  static const char *const order[] = { "avx512", "avx2" };
-  for (size_t i = 0; i < sizeof (order) / sizeof (order[0]); i++) {
-    const sn_kernel_table *t = sn_kernels_get (order[i]);
-    if (t)
-      return t;
-  }
-  return &table_ref;
+  const sn_kernel_table *t = sn_kernels_get (sn_isa_to_string (sn_isa_pick ()));
+  return t != NULL ? t : &table_ref;
 }
 
 /* The bf16 table where the fp32 pick is AVX-512 and the CPU has

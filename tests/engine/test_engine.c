@@ -372,6 +372,34 @@ run_precision (const unsigned char *good, size_t size, sn_precision precision,
 /* The precisions: names, refusals with a reason, and bf16 (where this CPU
  * has it) computing the same network as fp32, to bf16's rounding, with the
  * same bits on 1 and 2 threads. */
+/* One ISA decision: SHUFFLENET_ISA forces ref (and any ISA the CPU runs);
+ * an unknown name, or one the CPU lacks, leaves the best; the choice is
+ * read at each call. */
+static void
+test_isa (void)
+{
+  const char *best, *names[] = { "avx512", "avx2", "ref" };
+  int rank = -1;
+
+  unsetenv ("SHUFFLENET_ISA");
+  best = sn_isa_name ();
+  for (int i = 0; i < 3; i++)
+    if (strcmp (best, names[i]) == 0)
+      rank = i;
+  CHECK (rank >= 0, "sn_isa_name () is '%s'", best);
+  setenv ("SHUFFLENET_ISA", "ref", 1);
+  CHECK (strcmp (sn_isa_name (), "ref") == 0, "ref forced: %s", sn_isa_name ());
+  for (int i = 0; i < 3; i++) {
+    setenv ("SHUFFLENET_ISA", names[i], 1);
+    CHECK (strcmp (sn_isa_name (), i >= rank ? names[i] : best) == 0,
+        "%s forced on a %s CPU: %s", names[i], best, sn_isa_name ());
+  }
+  setenv ("SHUFFLENET_ISA", "sse9", 1);
+  CHECK (strcmp (sn_isa_name (), best) == 0, "unknown name: %s",
+      sn_isa_name ());
+  unsetenv ("SHUFFLENET_ISA");
+}
+
 static void
 test_precision (const unsigned char *good, size_t size)
 {
@@ -526,6 +554,7 @@ main (int argc, char **argv)
     return 2;
   }
   test_helpers ();
+  test_isa ();
   test_bad_files (argv[2]);
   test_corrupt_bytes (good, size);
   test_runs (good, size);

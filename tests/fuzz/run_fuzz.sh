@@ -204,8 +204,10 @@ fuzz_preprocess () {
     return 0
   fi
   # shellcheck disable=SC2086
+  # engine/isa.c: the engine's ISA decision, which the kernels follow
   build_target fuzz_preprocess "$src/tests/fuzz/fuzz_preprocess.c" \
-    "$src/gst/snpreprocess.c" -- -I"$src/gst" $gflags \
+    "$src/gst/snpreprocess.c" "$src/engine/isa.c" -- -I"$src/gst" \
+    -I"$src/engine" $gflags \
     $(pkg-config --libs gstreamer-video-1.0)
   run_fuzzer preprocess -max_len=4096
 }

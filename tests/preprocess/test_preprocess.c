@@ -6,8 +6,9 @@
  * then clamps and normalizes: the order the header documents as equal to
  * the fused pass up to float rounding.
  *
- * Every check runs with both kernel flavours (SN_PREPROCESS_SIMD=0 forces
- * the plain C one; the other is AVX2 where the CPU has it).
+ * Every check runs with each instruction set this CPU has, forced with
+ * SHUFFLENET_ISA as the engine reads it: ref (the plain C kernels), avx2
+ * and avx512 (both the AVX2 + FMA kernels).
  *
  * Run one case: GST_CHECKS=test_formats_vs_reference ./test_preprocess */
 #include <gst/check/gstcheck.h>
@@ -15,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "shufflenet.h"
 #include "snpreprocess.h"
 
 /* ------------------------------------------------------------------ */
@@ -413,8 +415,16 @@ max_diff (const float *a, const float *b, gsize n, gsize * at)
   return worst;
 }
 
-/* The kernel flavours: "1" default (AVX2 where available), "0" plain C. */
-static const char *const simd_modes[] = { "1", "0" };
+/* The instruction sets to run the checks on: those this CPU runs. */
+static const char *const isa_modes[] = { "ref", "avx2", "avx512" };
+
+/* Forces @isa (SHUFFLENET_ISA); FALSE when this CPU does not run it. */
+static gboolean
+use_isa (const char *isa)
+{
+  g_setenv ("SHUFFLENET_ISA", isa, TRUE);
+  return strcmp (sn_isa_name (), isa) == 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Every format, size and stride against the reference                 */
@@ -473,13 +483,13 @@ check_against_reference (const GstVideoInfo * info, const Layout * l,
   ref_tensor (&frame, l, &m, c, want);
   d = max_diff (got, want, tensor_len (c), &at);
   fail_unless (d <= tolerance (c, REF_TOL_LEVELS),
-      "%s %dx%d stride %s colorimetry %s resize %d %dx%d simd %s: "
+      "%s %dx%d stride %s colorimetry %s resize %d %dx%d isa %s: "
       "value %" G_GSIZE_FORMAT " is %g, reference %g",
       gst_video_format_to_string (l->format), GST_VIDEO_INFO_WIDTH (info),
       GST_VIDEO_INFO_HEIGHT (info), stride == STRIDE_EXACT ? "exact" :
       "padded", gst_video_colorimetry_to_string (&info->colorimetry),
       c->resize, c->out_width, c->out_height,
-      g_getenv ("SN_PREPROCESS_SIMD"), at, got[at], want[at]);
+      g_getenv ("SHUFFLENET_ISA"), at, got[at], want[at]);
   gst_video_frame_unmap (&frame);
   gst_buffer_unref (buf);
   g_free (got);
@@ -491,8 +501,9 @@ GST_START_TEST (test_formats_vs_reference)
   GRand *rand = g_rand_new_with_seed (20240611);
   int cases = 0;
 
-  for (guint s = 0; s < G_N_ELEMENTS (simd_modes); s++) {
-    g_setenv ("SN_PREPROCESS_SIMD", simd_modes[s], TRUE);
+  for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
+    if (!use_isa (isa_modes[s]))
+      continue;
     for (guint f = 0; f < N_LAYOUTS; f++) {
       for (guint z = 0; z < G_N_ELEMENTS (ref_sizes); z++) {
         GstVideoInfo info = video_info (layouts[f].format, ref_sizes[z][0],
@@ -506,7 +517,7 @@ GST_START_TEST (test_formats_vs_reference)
     }
   }
   GST_INFO ("%d cases", cases);
-  g_unsetenv ("SN_PREPROCESS_SIMD");
+  g_unsetenv ("SHUFFLENET_ISA");
   g_rand_free (rand);
 }
 
@@ -521,8 +532,9 @@ GST_START_TEST (test_colorimetry_vs_reference)
   };
   GRand *rand = g_rand_new_with_seed (7);
 
-  for (guint s = 0; s < G_N_ELEMENTS (simd_modes); s++) {
-    g_setenv ("SN_PREPROCESS_SIMD", simd_modes[s], TRUE);
+  for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
+    if (!use_isa (isa_modes[s]))
+      continue;
     for (guint f = 0; f < N_LAYOUTS; f++) {
       if (layouts[f].kind == K_RGB || layouts[f].kind == K_GRAY)
         continue;
@@ -535,7 +547,7 @@ GST_START_TEST (test_colorimetry_vs_reference)
       }
     }
   }
-  g_unsetenv ("SN_PREPROCESS_SIMD");
+  g_unsetenv ("SHUFFLENET_ISA");
   g_rand_free (rand);
 }
 
@@ -1250,7 +1262,7 @@ time_format (GstVideoFormat format, SnResizeMode mode, int n_frames)
   g_print ("timing: %-5s 1920x1080 -> 3x224x224 %-7s %s, %d frame%s: "
       "min %4.0f us, median %4.0f us\n", gst_video_format_to_string (format),
       mode == SN_RESIZE_CROP ? "crop" : "stretch",
-      g_strcmp0 (g_getenv ("SN_PREPROCESS_SIMD"), "0") ? "simd" : "plain C",
+      sn_isa_name (),
       n_frames, n_frames > 1 ? "s" : "", us[0], us[RUNS / 2]);
   for (int i = 0; i < n_frames; i++) {
     gst_video_frame_unmap (&frames[i]);
@@ -1290,8 +1302,9 @@ GST_START_TEST (test_regions_vs_reference)
   GRand *rand = g_rand_new_with_seed (1717);
   int cases = 0;
 
-  for (guint s = 0; s < G_N_ELEMENTS (simd_modes); s++) {
-    g_setenv ("SN_PREPROCESS_SIMD", simd_modes[s], TRUE);
+  for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
+    if (!use_isa (isa_modes[s]))
+      continue;
     for (guint f = 0; f < N_LAYOUTS; f++) {
       for (guint z = 0; z < G_N_ELEMENTS (sizes); z++) {
         GstVideoInfo info = video_info (layouts[f].format, sizes[z][0],
@@ -1334,11 +1347,11 @@ GST_START_TEST (test_regions_vs_reference)
                 &regions[i], want);
             d = max_diff (got[0] + len * i, want, len, &at);
             fail_unless (d <= tolerance (cfg, REF_TOL_LEVELS),
-                "%s %dx%d region (%d,%d %dx%d) config %u simd %s: value %"
+                "%s %dx%d region (%d,%d %dx%d) config %u isa %s: value %"
                 G_GSIZE_FORMAT " is %g, reference %g",
                 gst_video_format_to_string (layouts[f].format), sizes[z][0],
                 sizes[z][1], regions[i].x, regions[i].y, regions[i].w,
-                regions[i].h, c, simd_modes[s], at, got[0][len * i + at],
+                regions[i].h, c, isa_modes[s], at, got[0][len * i + at],
                 want[at]);
           }
           g_free (want);
@@ -1352,7 +1365,7 @@ GST_START_TEST (test_regions_vs_reference)
     }
   }
   GST_INFO ("%d region cases", cases);
-  g_unsetenv ("SN_PREPROCESS_SIMD");
+  g_unsetenv ("SHUFFLENET_ISA");
   g_rand_free (rand);
 }
 
@@ -1446,15 +1459,16 @@ GST_END_TEST;
 
 GST_START_TEST (test_timing_1080p)
 {
-  for (guint s = 0; s < G_N_ELEMENTS (simd_modes); s++) {
-    g_setenv ("SN_PREPROCESS_SIMD", simd_modes[s], TRUE);
+  for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
+    if (!use_isa (isa_modes[s]))
+      continue;
     time_format (GST_VIDEO_FORMAT_I420, SN_RESIZE_STRETCH, 1);
     time_format (GST_VIDEO_FORMAT_RGB, SN_RESIZE_STRETCH, 1);
     time_format (GST_VIDEO_FORMAT_I420, SN_RESIZE_CROP, 1);
     time_format (GST_VIDEO_FORMAT_I420, SN_RESIZE_STRETCH, 8);
     time_format (GST_VIDEO_FORMAT_RGB, SN_RESIZE_STRETCH, 8);
   }
-  g_unsetenv ("SN_PREPROCESS_SIMD");
+  g_unsetenv ("SHUFFLENET_ISA");
 }
 
 GST_END_TEST;
