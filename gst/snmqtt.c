@@ -227,7 +227,10 @@ sn_mqtt_url_parse (const gchar * url, SnMqttUrl * out, GError ** error)
     for (const gchar * p = port; p < slash; p++) {
       if (!g_ascii_isdigit (*p) || (v = v * 10 + (*p - '0')) > 65535) {
         sn_mqtt_url_clear (&u);
-        return url_error (error, url, "the port is not a number 1-65535");
+        return url_error (error, url, strchr (slash, '@') != NULL ?
+            "the port is not a number 1-65535 (a password holding '/' "
+            "cannot be given in the URL: use a password file or the "
+            "environment)" : "the port is not a number 1-65535");
       }
     }
     if (v == 0) {
