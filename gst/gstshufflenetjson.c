@@ -267,7 +267,9 @@ mqtt_notify (gpointer user_data, SnMqttEvent event, const gchar * message)
   switch (event) {
     case SN_MQTT_EVENT_CONNECTED:
       GST_INFO_OBJECT (self, "%s", message);
-      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("%s", message), (NULL));
+      /* gst-launch-1.0 prints the debug text of INFO messages */
+      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("%s", message),
+          ("%s", message));
       break;
     case SN_MQTT_EVENT_DISCONNECTED:
       GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, ("%s", message),

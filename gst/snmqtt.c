@@ -82,6 +82,7 @@ struct _SnMqtt
   gint64 next_attempt;          /* monotonic us */
   gint64 connect_started;
   gint connack;                 /* CONNACK code of the last attempt, -1: none */
+  Unacked *publishing;          /* the line inside mosquitto_publish () */
   gchar *last_log_error;        /* libmosquitto's last error log line */
 };
 
@@ -339,7 +340,9 @@ on_publish (struct mosquitto *mosq, void *obj, int mid)
   g_mutex_lock (&m->lock);
   for (GList * l = m->unacked.head; l != NULL; l = l->next) {
     Unacked *u = l->data;
-    if (u->mid == mid) {
+    /* Inside mosquitto_publish (QoS 0 written at once) the line's mid is
+     * not known yet: it is the one being published. */
+    if (u->mid == mid || (u == m->publishing && u->mid == 0)) {
       g_queue_delete_link (&m->unacked, l);
       g_free (u->line);
       g_free (u);
@@ -418,9 +421,12 @@ went_down (SnMqtt * m, int why, const gchar * detail)
   else if (why == MOSQ_ERR_ERRNO)
     reason = g_strdup (g_strerror (errno));
   else if (why == MOSQ_ERR_TLS && m->last_log_error != NULL)
-    reason = g_strdup_printf ("TLS: %s", m->last_log_error);
+    reason = g_strdup (m->last_log_error);
   else
     reason = g_strdup (mosquitto_strerror (why));
+  g_strchomp (reason);
+  if (reason[0] != '\0' && reason[strlen (reason) - 1] == '.')
+    reason[strlen (reason) - 1] = '\0';        /* the message adds its own */
 
   /* TLS that never worked is a set-up problem (certificate, CA file, host
    * name), not an outage. */
@@ -548,10 +554,12 @@ send_some (SnMqtt * m)
     g_mutex_unlock (&m->lock);
 
     errno = 0;
+    m->publishing = u;
     rc = mosquitto_publish (m->mosq, &mid, m->url.topic, (int) strlen (line),
         line, m->qos, false);
     saved_errno = errno;
     g_mutex_lock (&m->lock);
+    m->publishing = NULL;
     if (g_queue_find (&m->unacked, u) != NULL)
       u->mid = mid;             /* else already acknowledged (freed) */
     g_mutex_unlock (&m->lock);
