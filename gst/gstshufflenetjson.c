@@ -25,6 +25,18 @@
  * EOS, or fsync every line. At EOS and when stopping, the file is always
  * flushed and fsynced.
  *
+ * With a location of the form mqtt[s]://[user[:password]@]host[:port]/topic
+ * (as `mosquitto_pub -L` takes) each line is published as one MQTT message
+ * instead (snmqtt.c: libmosquitto on a thread of its own). The streaming
+ * thread only queues the line: while the broker is away up to
+ * #GstShuffleNetJson:mqtt-queue-size lines wait, the oldest are dropped and
+ * counted (#GstShuffleNetJson:mqtt-dropped), and the publisher reconnects
+ * with backoff; EOS waits up to 5 s for the queue to go out. Starting waits
+ * up to 2 s for the broker's first answer, so that refused credentials or
+ * TLS fail the state change. The password is read back masked and never
+ * printed; give it in #GstShuffleNetJson:mqtt-password-file or
+ * $SHUFFLENET_MQTT_PASSWORD rather than in the URL.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=30 ! shufflenet top-k=3 ! shufflenetjson location=results.jsonl ! fakesink
@@ -75,7 +87,10 @@ enum
 #define DEFAULT_MQTT_QUEUE_SIZE 1000
 /* The password of an mqtt:// location without one. */
 #define MQTT_PASSWORD_ENV "SHUFFLENET_MQTT_PASSWORD"
-/* How long EOS waits for the queue to reach the broker, and stop() after. */
+/* How long start() waits for the broker's first answer (so that refused
+ * credentials fail the state change), EOS for the queue to reach the
+ * broker, and stop() after that. */
+#define MQTT_START_WAIT_MS 2000
 #define MQTT_EOS_FLUSH_MS 5000
 #define MQTT_STOP_FLUSH_MS 1000
 
@@ -292,6 +307,7 @@ start_mqtt (GstShuffleNetJson * self, const gchar * location)
   GST_OBJECT_LOCK (self);
   settings.qos = self->mqtt_qos;
   settings.queue_size = self->mqtt_queue_size;
+  settings.first_wait_ms = MQTT_START_WAIT_MS;
   ca_file = g_strdup (self->mqtt_ca_file);
   password_file = g_strdup (self->mqtt_password_file);
   GST_OBJECT_UNLOCK (self);
@@ -306,7 +322,13 @@ start_mqtt (GstShuffleNetJson * self, const gchar * location)
   g_free (ca_file);
   g_free (password_file);
   if (mqtt == NULL) {
-    GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message), (NULL));
+    if (g_error_matches (err, GST_RESOURCE_ERROR,
+            GST_RESOURCE_ERROR_OPEN_WRITE))
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", err->message),
+          (NULL));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
+          (NULL));
     g_clear_error (&err);
     return FALSE;
   }

@@ -72,6 +72,9 @@ struct _SnMqtt
   guint64 published;
   gboolean stopping;
   gboolean fatal;
+  gboolean first_done;          /* the first attempt's outcome is known, or
+                                 * sn_mqtt_new stopped waiting for it */
+  gchar *first_fatal;           /* the first attempt failed for good: why */
 
   /* Publisher thread only */
   struct mosquitto *mosq;
@@ -399,11 +402,34 @@ schedule_retry (SnMqtt * m)
 static void
 go_fatal (SnMqtt * m, const gchar * message)
 {
+  gboolean first;
+
   drop_connection (m);
   m->next_attempt = G_MAXINT64;
+  g_mutex_lock (&m->lock);
+  first = !m->first_done;
+  if (first) {                  /* sn_mqtt_new returns it as its error */
+    m->first_fatal = g_strdup (message);
+    m->first_done = TRUE;
+    m->fatal = TRUE;
+    g_cond_broadcast (&m->cond);
+  }
+  g_mutex_unlock (&m->lock);
+  if (first)
+    return;
   notify (m, SN_MQTT_EVENT_FATAL, message);
   g_mutex_lock (&m->lock);
   m->fatal = TRUE;
+  g_cond_broadcast (&m->cond);
+  g_mutex_unlock (&m->lock);
+}
+
+/* The first attempt succeeded or failed for a reason worth retrying. */
+static void
+first_attempt_done (SnMqtt * m)
+{
+  g_mutex_lock (&m->lock);
+  m->first_done = TRUE;
   g_cond_broadcast (&m->cond);
   g_mutex_unlock (&m->lock);
 }
@@ -440,6 +466,7 @@ went_down (SnMqtt * m, int why, const gchar * detail)
   }
   drop_connection (m);
   schedule_retry (m);
+  first_attempt_done (m);
   g_mutex_lock (&m->lock);
   queued = g_queue_get_length (&m->queue);
   g_mutex_unlock (&m->lock);
@@ -515,6 +542,7 @@ handle_connack (SnMqtt * m)
         m->ever_connected ? "Reconnected to" : "Connected to", m->target);
     m->ever_connected = TRUE;
     m->outage_reported = FALSE;
+    first_attempt_done (m);
     notify (m, SN_MQTT_EVENT_CONNECTED, msg);
     g_free (msg);
   } else if (code == 4 || code == 5) {
@@ -692,7 +720,8 @@ sn_mqtt_new (const SnMqttSettings * settings, GError ** error)
   static GOnce once = G_ONCE_INIT;
   SnMqtt *m;
   SnMqttUrl url;
-  gchar *password = NULL;
+  gchar *password = NULL, *fatal;
+  gint64 until;
 
   g_once (&once, init_once, NULL);
   g_return_val_if_fail (settings->qos == 0 || settings->qos == 1, NULL);
@@ -745,6 +774,22 @@ sn_mqtt_new (const SnMqttSettings * settings, GError ** error)
   }
   m->thread = g_thread_try_new ("snmqtt", publisher_thread, m, error);
   if (m->thread == NULL) {
+    sn_mqtt_free (m, 0);
+    return NULL;
+  }
+
+  /* Wait (bounded) for the first attempt: a refusal for good (credentials,
+   * TLS) becomes this function's error, before anything plays. */
+  g_mutex_lock (&m->lock);
+  until = g_get_monotonic_time () + (gint64) settings->first_wait_ms * 1000;
+  while (!m->first_done && g_cond_wait_until (&m->cond, &m->lock, until));
+  m->first_done = TRUE;         /* later outcomes are notified */
+  fatal = g_steal_pointer (&m->first_fatal);
+  g_mutex_unlock (&m->lock);
+  if (fatal != NULL) {
+    g_set_error_literal (error, GST_RESOURCE_ERROR,
+        GST_RESOURCE_ERROR_OPEN_WRITE, fatal);
+    g_free (fatal);
     sn_mqtt_free (m, 0);
     return NULL;
   }
@@ -850,6 +895,7 @@ sn_mqtt_free (SnMqtt * m, guint timeout_ms)
   g_free (m->ca_file);
   g_free (m->target);
   g_free (m->last_log_error);
+  g_free (m->first_fatal);
   g_free (m);
   return dropped;
 }

@@ -76,15 +76,19 @@ typedef struct
   const gchar *ca_file;         /* mqtts: CA certificates (PEM); NULL: the system's */
   gint qos;                     /* 0 or 1 */
   guint queue_size;             /* lines kept while the broker is away (>= 1) */
+  guint first_wait_ms;          /* how long sn_mqtt_new waits for the first
+                                 * connection attempt's outcome */
   SnMqttNotify notify;          /* may be NULL */
   gpointer user_data;
 } SnMqttSettings;
 
 typedef struct _SnMqtt SnMqtt;
 
-/* Validates @settings and starts the publisher thread (which connects in
- * the background). NULL with @error when the URL is bad, the password file
- * unusable or the CA file missing; nothing is started then. */
+/* Validates @settings, starts the publisher thread and waits up to
+ * first_wait_ms for its first connection attempt. NULL with @error when
+ * the URL is bad, the password file unusable, the CA file missing, or the
+ * broker refused us for good in that time (credentials, TLS); nothing runs
+ * then. A broker that is away is not an error: the thread keeps trying. */
 SnMqtt *sn_mqtt_new (const SnMqttSettings * settings, GError ** error);
 
 /* Queues @line (transfer full, no trailing newline) for publishing. Never

@@ -232,6 +232,7 @@ test_queue_without_broker (void)
   s.url = url;
   s.qos = 1;
   s.queue_size = queue;
+  s.first_wait_ms = 2000;
   s.notify = on_event;
   s.user_data = &e;
   m = sn_mqtt_new (&s, &err);
