@@ -22,10 +22,11 @@ What it adds to gst-launch-1.0:
     An error that is not the source's, or the source refusing the
     credentials, ends the run.
   - --stop-after N: EOS after N frames reached shufflenet.
-  - source credentials without a command line: --source-user USER and the
-    password from $SN_SOURCE_PASSWORD or --source-password-file FILE (a
-    file readable only by you) are set on the source's user-id/user-pw
-    properties; passwords in URLs are masked in everything printed.
+  - source credentials without a command line: --source-user USER and
+    the password from --source-password-file FILE (a file readable only
+    by you) or $SHUFFLENET_CAMERA_PASSWORD are set on the source's
+    user-id/user-pw properties; passwords in URLs are masked in
+    everything printed.
   - --probe FILE prints what a file holds for the scripts (video=N
     audio=M, audio=0 when its audio cannot be decoded) or fails with the
     reason and package hint.
@@ -115,7 +116,7 @@ URI_PACKAGES = {"rtsp": "gstreamer1.0-plugins-good",
 
 # scheme://user:password@ -> scheme://user:***@ (a password may hold '@').
 SECRET_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^\s]*@")
-SECRET_DEFAULT_ENV = "SN_SOURCE_PASSWORD"
+SECRET_DEFAULT_ENV = "SHUFFLENET_CAMERA_PASSWORD"
 
 
 def mask(text):
@@ -331,7 +332,16 @@ class Runner:
                 Gst.PadProbeType.BUFFER, self.on_frame)
         bus = pipeline.get_bus()
         bus.add_signal_watch()
-        bus.connect("message", self.on_message)
+        self.bus_handler = bus.connect("message", self.on_message)
+        if self.attempt > 0:
+            self.append_results()
+
+    def teardown(self):
+        bus = self.pipeline.get_bus()
+        bus.disconnect(self.bus_handler)
+        bus.remove_signal_watch()
+        self.pipeline.set_state(Gst.State.NULL)
+        self.pipeline = None
 
     def find(self, factory_name):
         it = self.pipeline.iterate_recurse()
@@ -374,7 +384,8 @@ class Runner:
         return Gst.PadProbeReturn.OK
 
     def send_eos(self):
-        self.pipeline.send_event(Gst.Event.new_eos())
+        if self.pipeline is not None:
+            self.pipeline.send_event(Gst.Event.new_eos())
         return False
 
     def start(self):
@@ -429,6 +440,9 @@ class Runner:
             self.finish(1)
         elif t == Gst.MessageType.ERROR:
             err = self.print_error(msg)
+            if err.matches(Gst.resource_error_quark(),
+                           Gst.ResourceError.NOT_AUTHORIZED):
+                say("error: the source refused the user name or password")
             if (self.args.reconnect and not self.eos_requested
                     and self.from_source(msg.src)
                     and not err.matches(Gst.resource_error_quark(),
@@ -483,8 +497,9 @@ class Runner:
         self.backoff = min(self.backoff * 2, 10.0)
         say(f"the source was lost ({why}) after {self.run_frames} frames; "
             f"reconnecting in {delay:.1f} s (attempt {self.attempt})")
-        self.pipeline.set_state(Gst.State.NULL)
-        self.append_results()
+        # A new pipeline from the description: the delayed links of
+        # dynamic pads (rtspsrc, decodebin) are made once per pipeline.
+        self.teardown()
         self.restart_source = GLib.timeout_add(int(delay * 1000),
                                                self.restart)
 
@@ -502,6 +517,7 @@ class Runner:
     def restart(self):
         self.restart_source = None
         if self.status is None:
+            self.build()
             self.start()
         return False
 
@@ -526,8 +542,10 @@ class Runner:
             self.eos_requested = True
             self.pipeline.send_event(Gst.Event.new_eos())
         else:
+            # Between reconnection attempts nothing is playing: stop now.
             self.interrupted = True
-            self.finish(130)
+            self.finish(0 if self.args.eos and self.pipeline is None
+                        else 130)
         return True
 
     def run(self):
@@ -538,7 +556,8 @@ class Runner:
         GLib.timeout_add(250, self.watchdog)
         GLib.idle_add(self.start)
         self.loop.run()
-        self.pipeline.set_state(Gst.State.NULL)
+        if self.pipeline is not None:
+            self.pipeline.set_state(Gst.State.NULL)
         if self.status == 0 and not self.args.quiet:
             say(f"end of stream after {self.frames} frames", err=True)
         return self.status

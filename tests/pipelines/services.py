@@ -163,3 +163,26 @@ class Subscriber:
     def close(self):
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class RtspServer(Service):
+    """rtsp_server.py serving clip at rtsp://127.0.0.1:PORT/clip; with user,
+    basic authentication (the password through the environment)."""
+
+    def __init__(self, tmp, clip, port=None, user=None, password=None):
+        port = port or free_port()
+        argv = ["/usr/bin/python3", os.path.join(HERE, "rtsp_server.py"),
+                "--port", str(port), "--clip", clip]
+        if user:
+            argv += ["--user", user]
+        self.password = password
+        super().__init__(argv, f"{tmp}/rtsp-{port}.log", port)
+        self.url = f"rtsp://127.0.0.1:{port}/clip"
+
+    def start(self):
+        if self.password is not None:
+            os.environ["RTSP_TEST_PASSWORD"] = self.password
+        try:
+            return super().start()
+        finally:
+            os.environ.pop("RTSP_TEST_PASSWORD", None)
