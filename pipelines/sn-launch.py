@@ -605,6 +605,7 @@ def main(argv):
     args = p.parse_args(argv)
     PROG = args.prog
     Gst.init(None)
+    GstPbutils.pb_utils_init()
     if args.probe:
         return probe(args.probe)
     words = args.words[1:] if args.words[:1] == ["--"] else args.words
