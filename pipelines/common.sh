@@ -52,10 +52,11 @@ sn_need_value () {
 # chosen by FILE's extension; they fail for an extension we have no writer
 # for. Read one into an array: read -ra enc <<<"$(sn_encoder F)".
 # sn_video_encoder FILE: raw video -> the encoded stream (H.264 as 4:2:0,
-# which every player takes).
+# which every player takes; without B-frames, with which mp4mux 1.22 lost
+# a frame and shifted the timestamps of an MP4's re-encoding).
 sn_video_encoder () {
   case "${1,,}" in
-    *.mp4 | *.mkv) echo "videorate ! video/x-raw,format=I420 ! x264enc speed-preset=veryfast ! h264parse" ;;
+    *.mp4 | *.mkv) echo "video/x-raw,format=I420 ! x264enc speed-preset=veryfast bframes=0 ! h264parse" ;;
     *.webm) echo "vp8enc deadline=1" ;;
     *.ogv | *.ogg) echo "theoraenc" ;;
     *.avi) echo "jpegenc" ;;

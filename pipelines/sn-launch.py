@@ -28,7 +28,8 @@ What it adds to gst-launch-1.0:
     user-id/user-pw properties; passwords in URLs are masked in
     everything printed.
   - --probe FILE prints what a file holds for the scripts (video=N
-    audio=M, audio=0 when its audio cannot be decoded) or fails with the
+    audio=M duration=NS container=CAPS-NAME; audio=0 when its audio
+    cannot be decoded) or fails with the
     reason and package hint.
 
 Options: --prog NAME (prefix of its messages), -e (Ctrl-C sends EOS and
@@ -254,8 +255,13 @@ def probe(path):
     for m in missing:
         say(f"warning: the audio of {path} is left out: {m.explain()}")
         audio_ok = 0
-    print(f"video={len(video)} audio={audio_ok} "
-          f"duration={info.get_duration() if info.get_duration() != Gst.CLOCK_TIME_NONE else -1}")
+    top = info.get_stream_info()
+    container = top.get_caps() if isinstance(
+        top, GstPbutils.DiscovererContainerInfo) else None
+    duration = info.get_duration()
+    print(f"video={len(video)} audio={audio_ok} duration="
+          f"{duration if duration != Gst.CLOCK_TIME_NONE else -1} container="
+          f"{container.get_structure(0).get_name() if container else '-'}")
     return 0
 
 

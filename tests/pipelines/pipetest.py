@@ -188,15 +188,17 @@ def need_file(path):
 
 def make_h264(src, out, frames, size="160x120", audio=False, key_int=10,
               faststart=False):
-    """The first frames of the video src re-encoded as H.264 at size in an
-    MP4 (or MKV by out's extension), with a sine as AAC/Opus audio when
-    asked. GStreamer's own elements only, run without LD_PRELOAD."""
+    """The first frames of the AVI src (vtest.avi: 10 fps) re-encoded as
+    H.264 at size in an MP4 (or MKV by out's extension), with a sine as
+    AAC/Opus audio when asked. GStreamer's own elements only, run without
+    LD_PRELOAD. (The frames are counted before the decoder: an EOS from
+    identity after it gave the last frame a wrong timestamp.)"""
     w, h = size.split("x")
     mp4 = out.endswith(".mp4")
     mux = f"mp4mux name=mux faststart={str(faststart).lower()}" if mp4 \
         else "matroskamux name=mux"
-    desc = (f"filesrc location={src} ! decodebin ! video/x-raw "
-            f"! identity eos-after={frames} ! videoscale ! videoconvert "
+    desc = (f"filesrc location={src} ! avidemux ! identity "
+            f"eos-after={frames} ! decodebin ! videoscale ! videoconvert "
             f"! video/x-raw,format=I420,width={w},height={h} "
             f"! x264enc speed-preset=ultrafast key-int-max={key_int} "
             f"! h264parse ! {mux} ! filesink location={out}")
