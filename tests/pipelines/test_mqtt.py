@@ -4,7 +4,9 @@ started here on 127.0.0.1 at free ports, with config files written here;
 subscribers with python3-paho-mqtt):
 
 - every frame's line arrives, in order, QoS 0 and QoS 1, from gst-launch-1.0
-  as a user would type it; mqtt-dropped reads 0;
+  as a user would type it;
+- two cameras publishing to one broker, a topic each, collected by
+  pipelines/embed/sn-subscribe.py with one topic filter;
 - the broker killed (SIGKILL) and restarted mid-stream on a live source:
   the pipeline neither stalls nor fails, the lines missing at the subscriber
   are one run from the outage, exactly the element's mqtt-dropped count
@@ -76,6 +78,45 @@ def test_in_order(tmp):
                  f"QoS {qos}: {got} lines, frames {frames[:5]}...")
         print(f"ok: QoS {qos}: all {n} lines arrived in order")
     broker.stop()
+
+
+def test_fleet(tmp):
+    """Two cameras on one broker, a topic each; pipelines/embed/
+    sn-subscribe.py collects both with one topic filter."""
+    broker = services.Mosquitto(tmp, "fleet").start()
+    n = 20
+    sub = subprocess.Popen(
+        ["/usr/bin/python3", pt.script("embed/sn-subscribe.py"), "--json",
+         "--count", str(2 * n), "--timeout", "20",
+         f"mqtt://127.0.0.1:{broker.port}/sites/+/cams/+/shufflenet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = sub.stderr.readline()
+        pt.check("listening to sites/+/cams/+/shufflenet" in line, line)
+        cams = []
+        for cam in ("door", "yard"):
+            cams.append(subprocess.Popen(
+                ["gst-launch-1.0", "-q", *SRC.format(n=n).split(), "!",
+                 "shufflenet", "top-k=1", "!", "shufflenetjson",
+                 f"location=mqtt://127.0.0.1:{broker.port}/sites/lab/cams/"
+                 f"{cam}/shufflenet", "!", "fakesink"]))
+        for c in cams:
+            pt.check(c.wait(60) == 0, "a camera pipeline failed")
+        out, err = sub.communicate(timeout=30)
+    finally:
+        for proc in [sub] + cams:
+            if proc.poll() is None:
+                proc.kill()
+    lines = [json.loads(x) for x in out.splitlines()]
+    pt.check(sub.returncode == 0 and len(lines) == 2 * n,
+             f"sn-subscribe.py: exit {sub.returncode}, {len(lines)} lines\n"
+             f"{err}")
+    p = pt.run(["/usr/bin/python3", pt.script("embed/sn-subscribe.py"),
+                "--help"])
+    pt.check("topic-filter" in p.stdout, p.stdout)
+    broker.stop()
+    print(f"ok: two cameras, one broker: sn-subscribe.py got all {2 * n} "
+          "lines through sites/+/cams/+/shufflenet")
 
 
 def play(pipeline, on_tick=None, timeout=60):
@@ -368,8 +409,8 @@ def test_tls(tmp):
 def main():
     tmp = pt.setup(ARGS)
     t = time.monotonic()
-    for test in (test_in_order, test_credentials, test_tls, test_black_hole,
-                 test_broker_restart):
+    for test in (test_in_order, test_fleet, test_credentials, test_tls,
+                 test_black_hole, test_broker_restart):
         test(tmp)
         print(f"   ({time.monotonic() - t:.1f} s)")
         t = time.monotonic()
