@@ -73,10 +73,29 @@ def check_annotated(src, out, frames=None):
     return want, got, lines
 
 
+def check_readme_line(tmp, clip):
+    """annotate-video.sh in.mp4 out.mp4 prints the pipeline that
+    pipelines/README.md shows for an input with audio."""
+    os.link(clip, f"{tmp}/in.mp4")
+    p = pt.run([pt.script("annotate-video.sh"), "--build", ARGS.build,
+                "in.mp4", "out.mp4"], cwd=tmp)
+    printed = re.search(r"annotate-video\.sh: (gst-launch-1\.0 .*)",
+                        p.stderr).group(1)
+    with open(os.path.join(pt.PIPELINES, "README.md")) as f:
+        readme = f.read()
+    block = re.search(r"```sh\n(gst-launch-1\.0 filesrc location=in\.mp4 "
+                      r".*?)```", readme, re.S).group(1)
+    shown = " ".join(block.replace("\\\n", " ").split())
+    pt.check(shown == printed, f"pipelines/README.md shows\n{shown}\nthe "
+             f"script runs\n{printed}")
+    print("ok: pipelines/README.md shows the pipeline annotate-video.sh runs")
+
+
 def test_h264_mp4(tmp):
     clip = pt.make_h264(pt.VTEST, f"{tmp}/street.mp4", 40, "160x120",
                         audio=True, faststart=True)
     pt.check(probe(clip) == (1, 1), "the clip has no audio")
+    check_readme_line(tmp, clip)
     for ext in ("mp4", "mkv"):
         out = f"{tmp}/street-annotated.{ext}"
         annotate(clip, out)
