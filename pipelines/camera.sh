@@ -45,7 +45,8 @@
 #   --test-source     no camera: a live videotestsrc stand-in, same pipeline
 #   --fps N           frame rate of the test source (default 30)
 #   --size WxH        frames are scaled to this (default 640x480)
-#   --num-buffers N   stop after N camera frames (default: run until Ctrl-C)
+#   --num-buffers N   stop after N frames (of the test source; of a camera:
+#                     that reached the classifier) (default: until Ctrl-C)
 #   --sink ELEMENT    video sink with its properties (default autovideosink;
 #                     "fakesink sync=true" to show nothing)
 #   --top-k N         classes drawn (default 3)
@@ -62,7 +63,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage () {
-  sed -n '2,60p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,61p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 device=/dev/video0 mjpeg=0 test_source=0 fps=30 size=640x480 num_buffers=""
@@ -161,13 +162,10 @@ if [ -n "$uri" ]; then
     rtsp*)
       source=(rtspsrc name=src "location=$url_plain" "latency=$latency"
         "protocols=$protocols" ! application/x-rtp,media=video ! decodebin) ;;
-    file://*)
-      live=0
-      source=(uridecodebin name=src "uri=$url_plain" caps=video/x-raw
-        expose-all-streams=false) ;;
     *)
-      source=(uridecodebin name=src "uri=$url_plain" caps=video/x-raw
-        expose-all-streams=false) ;;
+      # The video pad only (an audio track stays unlinked).
+      source=(uridecodebin name=src "uri=$url_plain" ! video/x-raw)
+      [[ "$url_plain" != file://* ]] || live=0 ;;
   esac
 elif [ $test_source = 1 ]; then
   source=(videotestsrc name=src is-live=true pattern=ball

@@ -371,6 +371,8 @@ class Runner:
     # -- running
 
     def on_frame(self, pad, info):
+        if self.args.stop_after and self.frames >= self.args.stop_after:
+            return Gst.PadProbeReturn.DROP  # in flight while EOS travels
         buf = info.get_buffer()
         self.frames += 1
         self.run_frames += 1
@@ -446,6 +448,14 @@ class Runner:
             self.finish(1)
         elif t == Gst.MessageType.ERROR:
             err = self.print_error(msg)
+            if err.matches(Gst.core_error_quark(),
+                           Gst.CoreError.MISSING_PLUGIN):
+                # (decodebin's error at no-more-pads; its missing-plugin
+                # message, if any, has said which package)
+                say("error: a GStreamer plugin the input needs is missing "
+                    f"({DEBIAN_MOST})")
+                self.finish(1)
+                return
             if err.matches(Gst.resource_error_quark(),
                            Gst.ResourceError.NOT_AUTHORIZED):
                 say("error: the source refused the user name or password")

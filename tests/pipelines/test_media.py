@@ -6,6 +6,8 @@ and the embedding examples:
   street with pedestrians, and audiotestsrc) annotated to .mp4 and .mkv:
   every frame in the output and the sidecar with the input's timestamps,
   the audio kept;
+- camera.sh --uri with that file (every frame) and over HTTP (a web
+  server started here);
 - opencv-doc's Megamind.avi (MPEG-4 ASP with AC-3 audio, packed B-frames
   that repeat timestamps) annotated to .mp4: all 270 frames, audio kept;
 - truncated files: an MP4 cut in its media data, the first 1.2 MB of
@@ -33,6 +35,7 @@ import subprocess
 import time
 
 import pipetest as pt
+import services
 from pipetest import Gst
 
 K = 3
@@ -140,6 +143,38 @@ def test_mpeg4_avi(tmp):
     pt.check(probe(out) == (1, 1), "Megamind: the audio was not kept")
     print(f"ok: Megamind.avi (MPEG-4 ASP, AC-3) -> .mp4 (H.264, AAC): 270 "
           f"frames, audio kept (annotated in {took:.1f} s)")
+
+
+def test_camera_uri(tmp, clip):
+    """camera.sh --uri with a file (every frame, at its own pace) and over
+    HTTP (a web server started here; --num-buffers ends the run)."""
+    results = f"{tmp}/camera-file.jsonl"
+    pt.run([pt.script("camera.sh"), "--build", ARGS.build, "--uri", clip,
+            "--sink", "fakesink", "--size", "160x120", "--results", results])
+    n = len(pt.decode_frames(clip, "video/x-raw,format=GRAY8"))
+    lines = pt.read_jsonl(results)
+    pt.check([r["frame"] for r in lines] == list(range(n)),
+             f"camera.sh --uri FILE: {len(lines)} lines for {n} frames")
+    port = services.free_port()
+    services.Service(["/usr/bin/python3", "-m", "http.server", str(port),
+                      "--bind", "127.0.0.1", "--directory", tmp],
+                     f"{tmp}/http.log", port).start()
+    results = f"{tmp}/camera-http.jsonl"
+    # A file over HTTP is taken for a live stream (the leaky queue drops
+    # what the classifier does not take in time; its end would be a drop
+    # to reconnect without --no-reconnect).
+    pt.run([pt.script("camera.sh"), "--build", ARGS.build, "--uri",
+            f"http://127.0.0.1:{port}/{os.path.basename(clip)}", "--sink",
+            "fakesink", "--size", "160x120", "--no-reconnect", "--results",
+            results])
+    lines = pt.read_jsonl(results)
+    pt.check(1 <= len(lines) <= n, f"camera.sh --uri http://: {len(lines)} "
+             "lines")
+    for r in lines:
+        pt.check_result(r, 3, "http")
+    services.stop_all()
+    print(f"ok: camera.sh --uri: a file ({n} frames, all classified) and "
+          f"HTTP ({len(lines)} frames classified)")
 
 
 def cut(src, dst, size):
@@ -294,6 +329,8 @@ def main():
 
     test_tables()
     clip = test_h264_mp4(tmp)
+    lap()
+    test_camera_uri(tmp, clip)
     lap()
     test_mpeg4_avi(tmp)
     lap()
