@@ -448,6 +448,10 @@ went_down (SnMqtt * m, int why, const gchar * detail)
     reason = g_strdup (g_strerror (errno));
   else if (why == MOSQ_ERR_TLS && m->last_log_error != NULL)
     reason = g_strdup (m->last_log_error);
+  else if (why == MOSQ_ERR_KEEPALIVE)
+    reason = g_strdup ("the broker stopped answering");
+  else if (g_str_has_prefix (mosquitto_strerror (why), "Unknown"))
+    reason = g_strdup_printf ("libmosquitto error %d", why);
   else
     reason = g_strdup (mosquitto_strerror (why));
   g_strchomp (reason);

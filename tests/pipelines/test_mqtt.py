@@ -13,7 +13,7 @@ subscribers with python3-paho-mqtt):
   (plus at most the lines in flight at the kill), and no more than the
   outage produced beyond the queue bound;
 - a broker that accepts the connection and never answers: the streaming
-  thread never waits (300 frames pass at full speed), EOS gives up after
+  thread never waits (100 frames pass at full speed), EOS gives up after
   its bound with a warning, every line is counted as dropped;
 - credentials: a broker with a password file; the password from
   $SHUFFLENET_MQTT_PASSWORD and from a 0600 mqtt-password-file works, a
@@ -231,7 +231,7 @@ def test_black_hole(tmp):
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(8)
-    n, queue = 300, 50
+    n, queue = 100, 20
     pipeline = Gst.parse_launch(
         f"{SRC.format(n=n)} ! shufflenet top-k=1 ! shufflenetjson name=j "
         f"location=mqtt://127.0.0.1:{hole.getsockname()[1]}/t "
@@ -252,9 +252,9 @@ def test_black_hole(tmp):
              f"no EOS warning: {log}")
     pt.check(dropped == n - queue and after == n,
              f"mqtt-dropped {dropped} while playing, {after} once stopped")
-    # Inference alone takes ~1-3 s here (more under a sanitizer); EOS then
-    # waits its 5 s for the broker.
-    pt.check(streaming < 20 and 4.5 < flush < 10,
+    # Inference alone takes ~0.3 s here (~10 s under ASan on a loaded
+    # machine); EOS then waits its 5 s for the broker.
+    pt.check(streaming < 30 and 4.5 < flush < 10,
              f"{n} frames took {streaming:.1f} s, EOS {flush:.1f} s later")
     print(f"ok: silent broker: {n} frames in {streaming:.1f} s, EOS gave up "
           f"{flush:.1f} s later, mqtt-dropped {dropped} playing, {after} "
