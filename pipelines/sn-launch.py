@@ -42,6 +42,7 @@ import re
 import signal
 import struct
 import sys
+import threading
 import time
 
 import gi
@@ -111,6 +112,14 @@ ELEMENT_PACKAGES = {
     "opusenc": "gstreamer1.0-plugins-base",
     "oggmux": "gstreamer1.0-plugins-base",
 }
+# After asking for EOS (--stop-after, Ctrl-C with -e), how long to wait
+# for it before stopping anyway; and how long stopping may take before the
+# process exits without waiting (rtspsrc 1.22 was seen deadlocking in its
+# state change to NULL after an EOS sent to it, 1 run in 20 with two busy
+# cores; the sinks and shufflenetjson have stopped and written everything
+# by then: a bin stops its sinks first).
+EOS_WAIT_S = 10.0
+STOP_WAIT_S = 10.0
 URI_PACKAGES = {"rtsp": "gstreamer1.0-plugins-good",
                 "http": "gstreamer1.0-plugins-good",
                 "https": "gstreamer1.0-plugins-good"}
@@ -297,6 +306,7 @@ class Runner:
         self.last_end = -1            # pts + duration of the last frame (ns)
         self.expected = -1            # the input's duration (ns)
         self.eos_requested = False
+        self.eos_deadline = None
         self.interrupted = False
         self.attempt = 0
         self.backoff = 0.5
@@ -346,8 +356,20 @@ class Runner:
         bus = self.pipeline.get_bus()
         bus.disconnect(self.bus_handler)
         bus.remove_signal_watch()
-        self.pipeline.set_state(Gst.State.NULL)
+        self.stop_pipeline(1)
         self.pipeline = None
+
+    def stop_pipeline(self, status):
+        """set_state(NULL), exiting with status if it hangs."""
+        def stuck():
+            say(f"error: the pipeline did not stop within {STOP_WAIT_S:g} s "
+                "(a GStreamer element hangs in its state change); exiting")
+            os._exit(status)
+        timer = threading.Timer(STOP_WAIT_S, stuck)
+        timer.daemon = True
+        timer.start()
+        self.pipeline.set_state(Gst.State.NULL)
+        timer.cancel()
 
     def find(self, factory_name):
         it = self.pipeline.iterate_recurse()
@@ -392,8 +414,17 @@ class Runner:
         return Gst.PadProbeReturn.OK
 
     def send_eos(self):
+        """EOS into shufflenet's sink pad when there is one: the source
+        need not handle it (rtspsrc may deadlock when it does), the frames
+        it still pushes are refused, and the rest of the pipeline drains."""
         if self.pipeline is not None:
-            self.pipeline.send_event(Gst.Event.new_eos())
+            self.eos_deadline = time.monotonic() + EOS_WAIT_S
+            classifier = self.find("shufflenet")
+            if classifier is not None:
+                classifier.get_static_pad("sink").send_event(
+                    Gst.Event.new_eos())
+            else:
+                self.pipeline.send_event(Gst.Event.new_eos())
         return False
 
     def start(self):
@@ -538,7 +569,13 @@ class Runner:
         return False
 
     def watchdog(self):
-        """A live source that stalls: no frame for stall_timeout seconds."""
+        """A live source that stalls: no frame for stall_timeout seconds;
+        an EOS asked for that does not come."""
+        if (self.status is None and self.eos_deadline is not None
+                and time.monotonic() > self.eos_deadline):
+            say(f"warning: no end of stream {EOS_WAIT_S:g} s after asking "
+                "for it: stopping the pipeline (the results are written)")
+            self.finish(0)
         if (self.status is None and self.restart_source is None
                 and self.args.stall_timeout > 0 and not self.eos_requested
                 and time.monotonic() - self.last_frame
@@ -556,7 +593,7 @@ class Runner:
                 self.restart_source is None:
             say("interrupt: sending EOS (Ctrl-C again to stop at once)")
             self.eos_requested = True
-            self.pipeline.send_event(Gst.Event.new_eos())
+            self.send_eos()
         else:
             # Between reconnection attempts nothing is playing: stop now.
             self.interrupted = True
@@ -573,7 +610,7 @@ class Runner:
         GLib.idle_add(self.start)
         self.loop.run()
         if self.pipeline is not None:
-            self.pipeline.set_state(Gst.State.NULL)
+            self.stop_pipeline(self.status)
         if self.status == 0 and not self.args.quiet:
             say(f"end of stream after {self.frames} frames", err=True)
         return self.status
