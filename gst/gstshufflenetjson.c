@@ -673,9 +673,10 @@ install_properties (GObjectClass * gobject_class)
           DEFAULT_MQTT_QUEUE_SIZE, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_MQTT_DROPPED,
       g_param_spec_uint64 ("mqtt-dropped", "MQTT lines dropped",
-          "Lines that never reached the broker: dropped from the full queue, "
-          "or undelivered when the element stopped (the last run's once "
-          "stopped)", 0, G_MAXUINT64, 0,
+          "Lines given up: dropped from the full queue (one sent before a "
+          "connection loss without an acknowledgement may have reached the "
+          "broker all the same), or undelivered when the element stopped "
+          "(the last run's once stopped)", 0, G_MAXUINT64, 0,
           G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 

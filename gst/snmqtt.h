@@ -101,8 +101,10 @@ gboolean sn_mqtt_publish (SnMqtt * mqtt, gchar * line);
  * when everything went out. */
 gboolean sn_mqtt_flush (SnMqtt * mqtt, guint timeout_ms);
 
-/* Lines that never reached the broker: dropped from the full queue, or
- * still queued or unacknowledged when sn_mqtt_free ran. */
+/* Lines given up: dropped from the full queue, or still queued or
+ * unacknowledged when sn_mqtt_free ran. A line sent before a connection
+ * loss and not acknowledged goes back to the queue, and may then be
+ * dropped although the broker had received it. */
 guint64 sn_mqtt_get_dropped (SnMqtt * mqtt);
 /* Lines handed to the broker (QoS 1: acknowledged). */
 guint64 sn_mqtt_get_published (SnMqtt * mqtt);
