@@ -171,6 +171,10 @@ def make_clip(args, path):
     return run([script("make-clip.sh")] + list(args) + [path], env=env)
 
 
+# The sanitized run (tests/reliability/run_sanitized.sh) preloads ASan into
+# the hosted tests; our code is several times slower there.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
 # Real video Debian ships (opencv-doc): a street with pedestrians (MS-MPEG4
 # v3 in AVI, 768x576, 10 fps, 795 frames) and a film trailer (MPEG-4 ASP
 # with AC-3 audio in AVI, 720x528, 23.976 fps, 11 s).

@@ -130,6 +130,12 @@ def count_frames(path):
 
 
 def test_mpeg4_avi(tmp):
+    if pt.UNDER_ASAN:
+        # 270 frames of 720x528 decoded, classified and encoded take ~50 s
+        # there; the element on real sizes is gst-element's, the MPEG-4
+        # AVI path is run by the missing-decoder check below.
+        print("skipped under ASan: Megamind.avi (50 s there)")
+        return
     out = f"{tmp}/megamind.mp4"
     t0 = time.monotonic()
     annotate(pt.MEGAMIND, out)

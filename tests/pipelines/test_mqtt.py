@@ -63,7 +63,7 @@ def launch(argv, env=None, fails=False, timeout=60):
 
 def test_in_order(tmp):
     broker = services.Mosquitto(tmp, "plain").start()
-    n = 150
+    n = 100
     for qos in (0, 1):
         topic = f"sites/lab/cam-{qos}/shufflenet"
         sub = services.Subscriber(broker.port, topic, qos=1)
