@@ -150,7 +150,7 @@ def play(pipeline, on_tick=None, timeout=60):
 
 def test_broker_restart(tmp):
     """Live 30 fps; the broker SIGKILLed at 2 s, back at 3.2 s."""
-    fps, n, queue, kill_at, back_at = 30, 210, 20, 2.0, 3.2
+    fps, n, queue, kill_at, back_at = 30, 210, 5, 2.0, 3.2
     topic = "sites/lab/cam-restart/shufflenet"
     # Persistence keeps the subscriber's session across the restart (saved
     # on SIGUSR1 before the kill), so that lines the element publishes
