@@ -29,8 +29,10 @@ What it adds to gst-launch-1.0:
     everything printed.
   - --probe FILE prints what a file holds for the scripts (video=N
     audio=M duration=NS container=CAPS-NAME; audio=0 when its audio
-    cannot be decoded) or fails with the
-    reason and package hint.
+    cannot be decoded) or fails with the reason and package hint.
+  - an EOS asked for (--stop-after, Ctrl-C with -e) goes into shufflenet's
+    sink pad and is waited for 10 s at most; a state change to NULL that
+    hangs for 10 s ends the process.
 
 Options: --prog NAME (prefix of its messages), -e (Ctrl-C sends EOS and
 waits, as gst-launch-1.0 -e), -q (quiet). Exit status 0 at EOS, 1 on an
