@@ -33,6 +33,18 @@
  * EOS, or fsync every line. At EOS and when stopping, the file is always
  * flushed and fsynced.
  *
+ * With a location of the form mqtt[s]://[user[:password]@]host[:port]/topic
+ * (as `mosquitto_pub -L` takes) each line is published as one MQTT message
+ * instead (snmqtt.c: libmosquitto on a thread of its own). The streaming
+ * thread only queues the line: while the broker is away up to
+ * #GstShuffleNetJson:mqtt-queue-size lines wait, the oldest are dropped and
+ * counted (#GstShuffleNetJson:mqtt-dropped), and the publisher reconnects
+ * with backoff; EOS waits up to 5 s for the queue to go out. Starting waits
+ * up to 2 s for the broker's first answer, so that refused credentials or
+ * TLS fail the state change. The password is read back masked and never
+ * printed; give it in #GstShuffleNetJson:mqtt-password-file or
+ * $SHUFFLENET_MQTT_PASSWORD rather than in the URL.
+ *
  * ## Example launch line
  * |[
  * gst-launch-1.0 videotestsrc num-buffers=30 ! shufflenet top-k=3 ! shufflenetjson location=results.jsonl ! fakesink
@@ -46,11 +58,13 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 
 #include "gstshufflenetmeta.h"
+#include "snmqtt.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_shufflenet_json_debug);
 #define GST_CAT_DEFAULT gst_shufflenet_json_debug
@@ -65,24 +79,46 @@ enum
   PROP_LOCATION,
   PROP_APPEND,
   PROP_FLUSH_MODE,
-  PROP_WRITE_STALE
+  PROP_WRITE_STALE,
+  PROP_MQTT_QOS,
+  PROP_MQTT_CA_FILE,
+  PROP_MQTT_PASSWORD_FILE,
+  PROP_MQTT_QUEUE_SIZE,
+  PROP_MQTT_DROPPED
 };
 
 #define DEFAULT_LOCATION NULL
 #define DEFAULT_APPEND FALSE
 #define DEFAULT_FLUSH_MODE GST_SHUFFLENET_JSON_FLUSH_LINE
 #define DEFAULT_WRITE_STALE TRUE
+#define DEFAULT_MQTT_QOS 1
+#define DEFAULT_MQTT_QUEUE_SIZE 1000
+/* The password of an mqtt:// location without one. */
+#define MQTT_PASSWORD_ENV "SHUFFLENET_MQTT_PASSWORD"
+/* How long start() waits for the broker's first answer (so that refused
+ * credentials fail the state change), EOS for the queue to reach the
+ * broker, and stop() after that. */
+#define MQTT_START_WAIT_MS 2000
+#define MQTT_EOS_FLUSH_MS 5000
+#define MQTT_STOP_FLUSH_MS 1000
 
 struct _GstShuffleNetJson
 {
   GstBaseTransform parent;
 
   /* Properties: protected by object lock */
-  gchar *location;              /* NULL or "": standard output */
+  gchar *location;              /* NULL or "": standard output; read back
+                                 * with the password masked */
   gboolean append;
   GstShuffleNetJsonFlushMode flush_mode;
   gboolean write_stale;
+  gint mqtt_qos;
+  gchar *mqtt_ca_file;
+  gchar *mqtt_password_file;
+  guint mqtt_queue_size;
+  guint64 mqtt_dropped;         /* the last run's, once stopped */
   gboolean started;             /* between start () and stop () */
+  SnMqtt *mqtt;                 /* the publisher when location is mqtt(s):// */
 
   /* Streaming thread (and start ()/stop () around it) */
   FILE *file;                   /* stdout or our own file */
@@ -260,6 +296,8 @@ result_to_json (const GstStructure * result)
 static const gchar *
 target_name (GstShuffleNetJson * self)
 {
+  if (self->mqtt != NULL)
+    return sn_mqtt_get_target (self->mqtt);
   return self->path != NULL ? self->path : "standard output";
 }
 
@@ -291,6 +329,106 @@ sync_file (GstShuffleNetJson * self, gboolean with_fsync)
   return TRUE;
 }
 
+/* ------------------------------------------------------------------------ */
+/* MQTT (snmqtt.c publishes from a thread of its own) */
+
+/* From the publisher thread. */
+static void
+mqtt_notify (gpointer user_data, SnMqttEvent event, const gchar * message)
+{
+  GstShuffleNetJson *self = user_data;
+
+  switch (event) {
+    case SN_MQTT_EVENT_CONNECTED:
+      GST_INFO_OBJECT (self, "%s", message);
+      /* gst-launch-1.0 prints the debug text of INFO messages */
+      GST_ELEMENT_INFO (self, RESOURCE, OPEN_WRITE, ("%s", message),
+          ("%s", message));
+      break;
+    case SN_MQTT_EVENT_DISCONNECTED:
+      GST_ELEMENT_WARNING (self, RESOURCE, OPEN_WRITE, ("%s", message),
+          (NULL));
+      break;
+    case SN_MQTT_EVENT_FATAL:
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", message), (NULL));
+      break;
+  }
+}
+
+static gboolean
+start_mqtt (GstShuffleNetJson * self, const gchar * location)
+{
+  SnMqttSettings settings = { 0 };
+  gchar *ca_file, *password_file;
+  GError *err = NULL;
+  SnMqtt *mqtt;
+
+  GST_OBJECT_LOCK (self);
+  settings.qos = self->mqtt_qos;
+  settings.queue_size = self->mqtt_queue_size;
+  settings.first_wait_ms = MQTT_START_WAIT_MS;
+  ca_file = g_strdup (self->mqtt_ca_file);
+  password_file = g_strdup (self->mqtt_password_file);
+  GST_OBJECT_UNLOCK (self);
+
+  settings.url = location;
+  settings.password_file = password_file;
+  settings.password_env = MQTT_PASSWORD_ENV;
+  settings.ca_file = ca_file != NULL && ca_file[0] != '\0' ? ca_file : NULL;
+  settings.notify = mqtt_notify;
+  settings.user_data = self;
+  mqtt = sn_mqtt_new (&settings, &err);
+  g_free (ca_file);
+  g_free (password_file);
+  if (mqtt == NULL) {
+    if (g_error_matches (err, GST_RESOURCE_ERROR,
+            GST_RESOURCE_ERROR_OPEN_WRITE))
+      GST_ELEMENT_ERROR (self, RESOURCE, OPEN_WRITE, ("%s", err->message),
+          (NULL));
+    else
+      GST_ELEMENT_ERROR (self, RESOURCE, SETTINGS, ("%s", err->message),
+          (NULL));
+    g_clear_error (&err);
+    return FALSE;
+  }
+  GST_INFO_OBJECT (self, "publishing JSON lines to %s",
+      sn_mqtt_get_target (mqtt));
+  GST_OBJECT_LOCK (self);
+  self->mqtt = mqtt;
+  self->mqtt_dropped = 0;
+  self->started = TRUE;
+  GST_OBJECT_UNLOCK (self);
+  return TRUE;
+}
+
+/* Stops the publisher; lines it could not deliver are counted and
+ * reported. */
+static void
+stop_mqtt (GstShuffleNetJson * self)
+{
+  SnMqtt *mqtt;
+  guint64 dropped, published;
+
+  GST_OBJECT_LOCK (self);
+  mqtt = self->mqtt;
+  self->mqtt = NULL;
+  GST_OBJECT_UNLOCK (self);
+  if (mqtt == NULL)
+    return;
+  published = sn_mqtt_get_published (mqtt);
+  dropped = sn_mqtt_free (mqtt, MQTT_STOP_FLUSH_MS);
+  GST_INFO_OBJECT (self, "%" G_GUINT64_FORMAT " lines queued, %"
+      G_GUINT64_FORMAT " published, %" G_GUINT64_FORMAT " dropped",
+      self->lines, published, dropped);
+  GST_OBJECT_LOCK (self);
+  self->mqtt_dropped = dropped;
+  GST_OBJECT_UNLOCK (self);
+  if (dropped > 0)
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("%" G_GUINT64_FORMAT
+            " of %" G_GUINT64_FORMAT " JSON lines never reached the MQTT "
+            "broker", dropped, self->lines), (NULL));
+}
+
 static gboolean
 gst_shufflenet_json_start (GstBaseTransform * trans)
 {
@@ -305,6 +443,11 @@ gst_shufflenet_json_start (GstBaseTransform * trans)
 
   self->lines = 0;
   self->failed = FALSE;
+  if (sn_mqtt_is_url (location)) {
+    gboolean ok = start_mqtt (self, location);
+    g_free (location);
+    return ok;
+  }
   if (location == NULL || location[0] == '\0') {
     g_free (location);
     self->file = stdout;
@@ -333,6 +476,7 @@ gst_shufflenet_json_stop (GstBaseTransform * trans)
 {
   GstShuffleNetJson *self = GST_SHUFFLENET_JSON (trans);
 
+  stop_mqtt (self);
   if (self->file != NULL) {
     sync_file (self, TRUE);
     if (self->path != NULL && fclose (self->file) != 0 && !self->failed)
@@ -373,6 +517,13 @@ gst_shufflenet_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
   if (self->failed)
     return GST_FLOW_ERROR;
   line = result_to_json (result);
+  if (self->mqtt != NULL) {
+    /* Queued for the publisher thread; never waits on the network. */
+    if (!sn_mqtt_publish (self->mqtt, line))
+      return GST_FLOW_ERROR;    /* its error is posted */
+    self->lines++;
+    return GST_FLOW_OK;
+  }
   rc = fputs (line, self->file);
   if (rc >= 0)
     rc = fputc ('\n', self->file);
@@ -400,6 +551,12 @@ gst_shufflenet_json_sink_event (GstBaseTransform * trans, GstEvent * event)
     gst_event_unref (event);
     return FALSE;
   }
+  if (GST_EVENT_TYPE (event) == GST_EVENT_EOS && self->mqtt != NULL
+      && !sn_mqtt_flush (self->mqtt, MQTT_EOS_FLUSH_MS))
+    GST_ELEMENT_WARNING (self, RESOURCE, WRITE, ("At EOS, JSON lines still "
+            "wait for the MQTT broker %s after %d s; those left when the "
+            "element stops are dropped", sn_mqtt_get_target (self->mqtt),
+            MQTT_EOS_FLUSH_MS / 1000), (NULL));
   return GST_BASE_TRANSFORM_CLASS (parent_class)->sink_event (trans, event);
 }
 
@@ -421,6 +578,8 @@ gst_shufflenet_json_set_property (GObject * object, guint prop_id,
             "state", GST_OBJECT_NAME (self));
         return;
       }
+      if (self->location != NULL)
+        memset (self->location, 0, strlen (self->location));
       g_free (self->location);
       self->location = g_value_dup_string (value);
       break;
@@ -432,6 +591,20 @@ gst_shufflenet_json_set_property (GObject * object, guint prop_id,
       break;
     case PROP_WRITE_STALE:
       self->write_stale = g_value_get_boolean (value);
+      break;
+    case PROP_MQTT_QOS:
+      self->mqtt_qos = g_value_get_int (value);
+      break;
+    case PROP_MQTT_CA_FILE:
+      g_free (self->mqtt_ca_file);
+      self->mqtt_ca_file = g_value_dup_string (value);
+      break;
+    case PROP_MQTT_PASSWORD_FILE:
+      g_free (self->mqtt_password_file);
+      self->mqtt_password_file = g_value_dup_string (value);
+      break;
+    case PROP_MQTT_QUEUE_SIZE:
+      self->mqtt_queue_size = g_value_get_uint (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -449,7 +622,7 @@ gst_shufflenet_json_get_property (GObject * object, guint prop_id,
   GST_OBJECT_LOCK (self);
   switch (prop_id) {
     case PROP_LOCATION:
-      g_value_set_string (value, self->location);
+      g_value_take_string (value, sn_url_mask_password (self->location));
       break;
     case PROP_APPEND:
       g_value_set_boolean (value, self->append);
@@ -459,6 +632,22 @@ gst_shufflenet_json_get_property (GObject * object, guint prop_id,
       break;
     case PROP_WRITE_STALE:
       g_value_set_boolean (value, self->write_stale);
+      break;
+    case PROP_MQTT_QOS:
+      g_value_set_int (value, self->mqtt_qos);
+      break;
+    case PROP_MQTT_CA_FILE:
+      g_value_set_string (value, self->mqtt_ca_file);
+      break;
+    case PROP_MQTT_PASSWORD_FILE:
+      g_value_set_string (value, self->mqtt_password_file);
+      break;
+    case PROP_MQTT_QUEUE_SIZE:
+      g_value_set_uint (value, self->mqtt_queue_size);
+      break;
+    case PROP_MQTT_DROPPED:
+      g_value_set_uint64 (value, self->mqtt != NULL ?
+          sn_mqtt_get_dropped (self->mqtt) : self->mqtt_dropped);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -472,7 +661,11 @@ gst_shufflenet_json_finalize (GObject * object)
 {
   GstShuffleNetJson *self = GST_SHUFFLENET_JSON (object);
 
+  if (self->location != NULL)
+    memset (self->location, 0, strlen (self->location));
   g_free (self->location);
+  g_free (self->mqtt_ca_file);
+  g_free (self->mqtt_password_file);
   G_OBJECT_CLASS (parent_class)->finalize (object);
 }
 
@@ -483,6 +676,8 @@ gst_shufflenet_json_init (GstShuffleNetJson * self)
   self->append = DEFAULT_APPEND;
   self->flush_mode = DEFAULT_FLUSH_MODE;
   self->write_stale = DEFAULT_WRITE_STALE;
+  self->mqtt_qos = DEFAULT_MQTT_QOS;
+  self->mqtt_queue_size = DEFAULT_MQTT_QUEUE_SIZE;
   /* Never touches the data: buffers go on as they came. */
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (self), TRUE);
 }
@@ -495,7 +690,10 @@ install_properties (GObjectClass * gobject_class)
   g_object_class_install_property (gobject_class, PROP_LOCATION,
       g_param_spec_string ("location", "Location",
           "File to write the JSON lines to (unset or empty: standard output; "
-          "use gst-launch-1.0 -q to keep its own messages out of it)",
+          "use gst-launch-1.0 -q to keep its own messages out of it), or an "
+          "MQTT URL mqtt[s]://[user[:password]@]host[:port]/topic to publish "
+          "each line to (a password is read back masked; without one in the "
+          "URL: mqtt-password-file, else $" MQTT_PASSWORD_ENV ")",
           DEFAULT_LOCATION, rw | GST_PARAM_MUTABLE_READY));
   g_object_class_install_property (gobject_class, PROP_APPEND,
       g_param_spec_boolean ("append", "Append",
@@ -511,6 +709,34 @@ install_properties (GObjectClass * gobject_class)
           "Also write the results shufflenet reused from an earlier frame "
           "(stale=true); FALSE writes only frames that were classified",
           DEFAULT_WRITE_STALE, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_MQTT_QOS,
+      g_param_spec_int ("mqtt-qos", "MQTT QoS",
+          "MQTT quality of service: 0 (at most once) or 1 (at least once: "
+          "lines the broker has not acknowledged are sent again after a "
+          "reconnection)", 0, 1, DEFAULT_MQTT_QOS,
+          rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MQTT_CA_FILE,
+      g_param_spec_string ("mqtt-ca-file", "MQTT CA file",
+          "mqtts://: the CA certificates (PEM) that sign the broker's "
+          "certificate (unset: the system's)", NULL,
+          rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MQTT_PASSWORD_FILE,
+      g_param_spec_string ("mqtt-password-file", "MQTT password file",
+          "A file readable only by its owner (chmod 600) whose first line is "
+          "the MQTT password, for a location with a user and no password",
+          NULL, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MQTT_QUEUE_SIZE,
+      g_param_spec_uint ("mqtt-queue-size", "MQTT queue size",
+          "Lines kept while the broker is away; when full the oldest line is "
+          "dropped (and counted in mqtt-dropped)", 1, 10000000,
+          DEFAULT_MQTT_QUEUE_SIZE, rw | GST_PARAM_MUTABLE_READY));
+  g_object_class_install_property (gobject_class, PROP_MQTT_DROPPED,
+      g_param_spec_uint64 ("mqtt-dropped", "MQTT lines dropped",
+          "Lines given up: dropped from the full queue (one sent before a "
+          "connection loss without an acknowledgement may have reached the "
+          "broker all the same), or undelivered when the element stopped "
+          "(the last run's once stopped)", 0, G_MAXUINT64, 0,
+          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 }
 
 static void

@@ -48,22 +48,54 @@ sn_need_value () {
   [ "$2" -ge 2 ] || sn_die "$1 needs a value"
 }
 
-# sn_encoder FILE: the encoder and muxer (gst-launch words, one line) that
-# write FILE, chosen by its extension; fails for an extension we have no
-# writer for. Read it into an array: read -ra enc <<<"$(sn_encoder F)".
-sn_encoder () {
+# The writers of each output extension (gst-launch words, one line each),
+# chosen by FILE's extension; they fail for an extension we have no writer
+# for. Read one into an array: read -ra enc <<<"$(sn_encoder F)".
+# sn_video_encoder FILE: raw video -> the encoded stream (H.264 as 4:2:0,
+# which every player takes; without B-frames, with which mp4mux 1.22 lost
+# a frame and shifted the timestamps of an MP4's re-encoding).
+sn_video_encoder () {
   case "${1,,}" in
-    *.webm) echo "vp8enc deadline=1 ! webmmux" ;;
-    *.mkv) echo "vp8enc deadline=1 ! matroskamux" ;;
-    *.ogv | *.ogg) echo "theoraenc ! oggmux" ;;
-    *.avi) echo "jpegenc ! avimux" ;;
+    *.mp4 | *.mkv) echo "video/x-raw,format=I420 ! x264enc speed-preset=veryfast bframes=0 ! h264parse" ;;
+    *.webm) echo "vp8enc deadline=1" ;;
+    *.ogv | *.ogg) echo "theoraenc" ;;
+    *.avi) echo "jpegenc" ;;
     *) return 1 ;;
   esac
 }
+# sn_muxer FILE: the container.
+sn_muxer () {
+  case "${1,,}" in
+    *.mp4) echo "mp4mux" ;;
+    *.mkv) echo "matroskamux" ;;
+    *.webm) echo "webmmux" ;;
+    *.ogv | *.ogg) echo "oggmux" ;;
+    *.avi) echo "avimux" ;;
+    *) return 1 ;;
+  esac
+}
+# sn_audio_encoder FILE: raw audio -> the container's audio (AAC, Opus,
+# Vorbis, PCM in AVI).
+sn_audio_encoder () {
+  case "${1,,}" in
+    *.mp4) echo "avenc_aac" ;;
+    *.mkv | *.webm) echo "opusenc" ;;
+    *.ogv | *.ogg) echo "vorbisenc" ;;
+    *.avi) echo "audio/x-raw,format=S16LE" ;;
+    *) return 1 ;;
+  esac
+}
+# sn_encoder FILE: encoder and muxer in one chain (video only).
+sn_encoder () {
+  local v m
+  v=$(sn_video_encoder "$1") && m=$(sn_muxer "$1") || return 1
+  echo "$v ! $m"
+}
+sn_out_extensions=".mp4, .mkv (H.264), .webm (VP8), .ogv (Theora) or .avi (Motion JPEG)"
 
-# sn_run_launch ARG...: print the gst-launch-1.0 command, then run it.
-sn_run_launch () {
-  local a line="gst-launch-1.0"
+# sn_quote ARG...: the arguments as one shell-readable line.
+sn_quote () {
+  local a line=""
   for a in "$@"; do
     if [[ "$a" =~ ^[][A-Za-z0-9_./:=,+!@%-]+$ ]]; then
       line+=" $a"
@@ -71,6 +103,24 @@ sn_run_launch () {
       line+=" $(printf '%q' "$a")"
     fi
   done
-  echo "$sn_prog: $line" >&2
+  echo "${line# }"
+}
+
+# sn_run_watched [RUNNER-OPTIONS --] WORD...: print the pipeline, then run
+# it with pipelines/sn-launch.py, which fails fast on missing plugins and
+# can reconnect live sources (sn-launch.py --help). The printed line runs
+# as it is with gst-launch-1.0, without those checks.
+sn_run_watched () {
+  local opts=()
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do opts+=("$1"); shift; done
+  shift
+  echo "$sn_prog: gst-launch-1.0 $(sn_quote "$@")" >&2
+  /usr/bin/python3 "$sn_repo/pipelines/sn-launch.py" --prog "$sn_prog" \
+    "${opts[@]}" -- "$@"
+}
+
+# sn_run_launch ARG...: print the gst-launch-1.0 command, then run it.
+sn_run_launch () {
+  echo "$sn_prog: gst-launch-1.0 $(sn_quote "$@")" >&2
   gst-launch-1.0 "$@"
 }

@@ -6,8 +6,8 @@
 #
 # Usage: pipelines/make-clip.sh [OPTIONS] OUTPUT [PHOTO...]
 #
-# OUTPUT's extension picks the encoder: .webm or .mkv (VP8), .ogv (Theora),
-# .avi (Motion JPEG). Photos are decoded by GStreamer (PNG, JPEG, ...) and
+# OUTPUT's extension picks the encoder: .mp4 or .mkv (H.264), .webm (VP8),
+# .ogv (Theora), .avi (Motion JPEG). Photos are decoded by GStreamer (PNG, JPEG, ...) and
 # scaled to the clip's size, keeping their aspect ratio (black borders).
 #
 # Options:
@@ -38,7 +38,7 @@ done
 output=${args[0]}
 photos=("${args[@]:1}")
 encoder=$(sn_encoder "$output") || sn_die "cannot tell the format of" \
-  "'$output' from its extension: use .webm, .mkv, .ogv or .avi"
+  "'$output' from its extension: use $sn_out_extensions"
 [[ "$size" =~ ^([1-9][0-9]*)x([1-9][0-9]*)$ ]] || sn_die "--size wants WxH, not '$size'"
 width=${BASH_REMATCH[1]} height=${BASH_REMATCH[2]}
 [[ "$frames" =~ ^[1-9][0-9]*$ ]] || sn_die "--frames wants a positive integer, not '$frames'"

@@ -5,8 +5,13 @@
  *   filesrc ! decodebin ! videoconvert ! shufflenet ! videoconvert ! fakesink
  *                                                   (probe on its sink pad)
  *
+ * A file nothing installed decodes fails at once, naming the codec and the
+ * Debian package to install (the missing-plugin message decodebin posts;
+ * without this watch a pipeline waits forever).
+ *
  * Build against the installed plugin (`meson install`):
- *   cc sn-classify.c -o sn-classify $(pkg-config --cflags --libs gstreamer-1.0)
+ *   cc sn-classify.c -o sn-classify \
+ *     $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-pbutils-1.0)
  * (the header is <prefix>/include/gstreamer-1.0/gst/shufflenet/; with
  * another prefix than GStreamer's add -I<prefix>/include/gstreamer-1.0).
  *
@@ -14,7 +19,10 @@
  * Without a file it classifies 30 frames of videotestsrc. Exit status 0
  * when every frame had a result in both places, 1 otherwise.
  */
+#include <string.h>
+
 #include <gst/gst.h>
+#include <gst/pbutils/pbutils.h>
 #include <gst/shufflenet/gstshufflenetmeta.h>
 
 typedef struct
@@ -22,6 +30,63 @@ typedef struct
   gint probe_frames;            /* buffers with a meta (streaming thread) */
   gint buffers;                 /* all buffers at the sink */
 } Counts;
+
+/* The Debian 12 package with the decoder of the common video formats
+ * (pipelines/sn-launch.py has a longer table). */
+static const struct
+{
+  const gchar *caps_name, *package;
+} decoder_packages[] = {
+  {"video/x-h264", "gstreamer1.0-libav"},
+  {"video/x-h265", "gstreamer1.0-libav"},
+  {"video/mpeg", "gstreamer1.0-libav"},
+  {"video/x-divx", "gstreamer1.0-libav"},
+  {"video/x-xvid", "gstreamer1.0-libav"},
+  {"video/x-msmpeg", "gstreamer1.0-libav"},
+  {"video/x-wmv", "gstreamer1.0-libav"},
+  {"video/x-vp9", "gstreamer1.0-plugins-good"},
+  {"video/x-av1", "gstreamer1.0-plugins-bad"},
+};
+
+/* A missing-plugin message: prints what is missing and where to get it.
+ * TRUE when it is fatal (anything but an audio decoder: only video is
+ * classified). */
+static gboolean
+report_missing_plugin (GstMessage * msg)
+{
+  gchar *desc = gst_missing_plugin_message_get_description (msg);
+  gchar *detail = gst_missing_plugin_message_get_installer_detail (msg);
+  /* gstreamer|1.0|APP|DESCRIPTION|decoder-CAPS */
+  const gchar *what = detail ? strrchr (detail, '|') : NULL;
+  const gchar *package = NULL;
+  gboolean audio = FALSE;
+
+  if (what != NULL && g_str_has_prefix (what, "|decoder-")) {
+    GstCaps *caps = gst_caps_from_string (what + strlen ("|decoder-"));
+    if (caps != NULL && gst_caps_get_size (caps) > 0) {
+      const gchar *name =
+          gst_structure_get_name (gst_caps_get_structure (caps, 0));
+      audio = g_str_has_prefix (name, "audio/");
+      for (guint i = 0; i < G_N_ELEMENTS (decoder_packages); i++)
+        if (strcmp (name, decoder_packages[i].caps_name) == 0)
+          package = decoder_packages[i].package;
+    }
+    gst_caps_replace (&caps, NULL);
+  }
+  if (audio)
+    g_printerr ("sn-classify: no decoder for the audio (%s): ignored\n", desc);
+  else if (package != NULL)
+    g_printerr ("sn-classify: cannot decode the input: no GStreamer plugin "
+        "for %s is installed. Install the Debian package %s (sudo apt-get "
+        "install %s)\n", desc, package, package);
+  else
+    g_printerr ("sn-classify: cannot decode the input: no GStreamer plugin "
+        "for %s is installed (gstreamer1.0-libav, gstreamer1.0-plugins-bad "
+        "and gstreamer1.0-plugins-ugly hold most decoders)\n", desc);
+  g_free (desc);
+  g_free (detail);
+  return !audio;
+}
 
 /* "285 Egyptian cat 0.635, 282 tiger cat 0.179" for the result @s. */
 static gchar *
@@ -96,6 +161,12 @@ run (GstElement * pipeline)
       print_result ("message", s);
       if (messages >= 0)
         messages++;
+    } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
+        && gst_is_missing_plugin_message (msg)) {
+      if (report_missing_plugin (msg)) {
+        messages = -1;
+        done = TRUE;
+      }
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ERROR) {
       gst_message_parse_error (msg, &err, &debug);
       g_printerr ("sn-classify: %s\n(%s)\n", err->message, debug);
@@ -175,6 +246,7 @@ main (int argc, char **argv)
     return 2;
   }
   g_option_context_free (ctx);
+  gst_pb_utils_init ();
   factory = gst_element_factory_find ("shufflenet");
   if (factory == NULL) {
     g_printerr ("sn-classify: no shufflenet element: set GST_PLUGIN_PATH to "

@@ -6,8 +6,13 @@ probe and from the "shufflenet" bus messages, and prints both.
     filesrc ! decodebin ! videoconvert ! shufflenet ! videoconvert ! fakesink
                                                       (probe on its sink pad)
 
-Needs Debian's python3-gi, python3-gst-1.0 and gir1.2-gstreamer-1.0, and the
-plugin (installed, or GST_PLUGIN_PATH=<build>/gst).
+A file nothing installed decodes fails at once, naming the codec and the
+Debian package to install (the missing-plugin message decodebin posts;
+without this watch a pipeline waits forever).
+
+Needs Debian's python3-gi, python3-gst-1.0, gir1.2-gstreamer-1.0 and
+gir1.2-gst-plugins-base-1.0, and the plugin (installed, or
+GST_PLUGIN_PATH=<build>/gst).
 
 Usage: sn-classify.py [--top-k N] [--model FILE] [VIDEO-OR-IMAGE]
 Without a file it classifies 30 frames of videotestsrc. Exit status 0 when
@@ -20,9 +25,23 @@ import threading
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import Gst  # noqa: E402
+gi.require_version("GstPbutils", "1.0")
+from gi.repository import Gst, GstPbutils  # noqa: E402
 
 META = "GstShuffleNetMeta"
+# The Debian 12 package with the decoder of the common video formats
+# (pipelines/sn-launch.py has a longer table).
+DECODER_PACKAGES = {
+    "video/x-h264": "gstreamer1.0-libav",
+    "video/x-h265": "gstreamer1.0-libav",
+    "video/mpeg": "gstreamer1.0-libav",
+    "video/x-divx": "gstreamer1.0-libav",
+    "video/x-xvid": "gstreamer1.0-libav",
+    "video/x-msmpeg": "gstreamer1.0-libav",
+    "video/x-wmv": "gstreamer1.0-libav",
+    "video/x-vp9": "gstreamer1.0-plugins-good",
+    "video/x-av1": "gstreamer1.0-plugins-bad",
+}
 # The probe prints from the streaming thread, the bus loop from the main one.
 print_lock = threading.Lock()
 
@@ -44,6 +63,31 @@ def print_result(where, s):
     with print_lock:
         print(f"{where:<7} frame {frame:3} pts {when} {ms:5.1f} ms"
               f"{' (stale)' if stale else ''}: {classes}", flush=True)
+
+
+def report_missing_plugin(msg):
+    """Prints what is missing and where to get it; True when fatal
+    (anything but an audio decoder: only video is classified)."""
+    desc = GstPbutils.missing_plugin_message_get_description(msg)
+    detail = GstPbutils.missing_plugin_message_get_installer_detail(msg) or ""
+    what = detail.rsplit("|", 1)[-1]  # gstreamer|1.0|APP|DESC|decoder-CAPS
+    name = ""
+    if what.startswith("decoder-"):
+        caps = Gst.Caps.from_string(what[len("decoder-"):])
+        if caps and caps.get_size():
+            name = caps.get_structure(0).get_name()
+    if name.startswith("audio/"):
+        print(f"sn-classify.py: no decoder for the audio ({desc}): ignored",
+              file=sys.stderr)
+        return False
+    package = DECODER_PACKAGES.get(name)
+    hint = (f"Install the Debian package {package} (sudo apt-get install "
+            f"{package})" if package else "(gstreamer1.0-libav, "
+            "gstreamer1.0-plugins-bad and gstreamer1.0-plugins-ugly hold most "
+            "decoders)")
+    print(f"sn-classify.py: cannot decode the input: no GStreamer plugin for "
+          f"{desc} is installed. {hint}", file=sys.stderr)
+    return True
 
 
 def on_buffer(pad, info, counts):
@@ -89,6 +133,11 @@ def run(pipeline):
             print_result("message", msg.get_structure())
             if messages >= 0:
                 messages += 1
+        elif msg.type == Gst.MessageType.ELEMENT and \
+                GstPbutils.is_missing_plugin_message(msg):
+            if report_missing_plugin(msg):
+                messages = -1
+                break
         elif msg.type == Gst.MessageType.ERROR:
             err, debug = msg.parse_error()
             print(f"sn-classify.py: {err.message}\n({debug})", file=sys.stderr)
@@ -110,6 +159,7 @@ def main(argv):
     if args.top_k < 1:
         p.error("--top-k must be at least 1")
     Gst.init(None)
+    GstPbutils.pb_utils_init()
     if Gst.ElementFactory.find("shufflenet") is None:
         sys.exit("sn-classify.py: no shufflenet element: set GST_PLUGIN_PATH "
                  "to the build's gst/ folder, or meson install")

@@ -170,3 +170,49 @@ def make_clip(args, path, photos=()):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     return run([script("make-clip.sh")] + list(args) + [path] + list(photos),
                env=env)
+
+
+# The sanitized run (tests/reliability/run_sanitized.sh) preloads ASan into
+# the hosted tests; our code is several times slower there.
+UNDER_ASAN = "libasan" in os.environ.get("LD_PRELOAD", "")
+
+# Real video Debian ships (opencv-doc): a street with pedestrians (MS-MPEG4
+# v3 in AVI, 768x576, 10 fps, 795 frames) and a film trailer (MPEG-4 ASP
+# with AC-3 audio in AVI, 720x528, 23.976 fps, 11 s).
+OPENCV_DATA = "/usr/share/doc/opencv-doc/examples/data"
+VTEST = os.path.join(OPENCV_DATA, "vtest.avi")
+MEGAMIND = os.path.join(OPENCV_DATA, "Megamind.avi")
+
+
+def need_file(path):
+    """Skips the test (exit 77) when a packaged input is missing."""
+    if not os.path.isfile(path):
+        print(f"SKIP: {path} missing (apt-get install opencv-doc)")
+        sys.exit(SKIP)
+
+
+def make_h264(src, out, frames, size="160x120", audio=False, key_int=10,
+              faststart=False):
+    """The first frames of the AVI src (vtest.avi: 10 fps) re-encoded as
+    H.264 at size in an MP4 (or MKV by out's extension), with a sine as
+    AAC/Opus audio when asked. GStreamer's own elements only, run without
+    LD_PRELOAD. (The frames are counted before the decoder: an EOS from
+    identity after it gave the last frame a wrong timestamp.)"""
+    w, h = size.split("x")
+    mp4 = out.endswith(".mp4")
+    mux = f"mp4mux name=mux faststart={str(faststart).lower()}" if mp4 \
+        else "matroskamux name=mux"
+    desc = (f"filesrc location={src} ! avidemux ! identity "
+            f"eos-after={frames} ! decodebin ! videoscale ! videoconvert "
+            f"! video/x-raw,format=I420,width={w},height={h} "
+            f"! x264enc speed-preset=ultrafast key-int-max={key_int} "
+            f"! h264parse ! {mux} ! filesink location={out}")
+    if audio:
+        enc = "avenc_aac" if mp4 else "opusenc"
+        # frames at 10 fps; 1024-sample buffers at 44.1 kHz
+        n = int(frames / 10 * 44100 / 1024)
+        desc += (f" audiotestsrc num-buffers={n} ! audio/x-raw,rate=44100 "
+                 f"! audioconvert ! {enc} ! mux.")
+    env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+    run(["gst-launch-1.0", "-q", *desc.split()], env=env)
+    return out
