@@ -18,7 +18,16 @@
  *  "inference_ms":5.2,"classes":[{"id":285,"label":"Egyptian cat",
  *  "score":0.635}, ...]}
  * ]|
- * (shown wrapped here; each result is one line in the file). With
+ * (shown wrapped here; each result is one line in the file). A frame on
+ * which `shufflenet` fired a class change (change-hold) also has "events",
+ * and #GstShuffleNetJson:events-only writes those alone, a line each:
+ * |[
+ * {"event":"change","pts":1200000000,"stream_time":1200000000,
+ *  "running_time":1200000000,"from_id":285,"to_id":967,"from_label":
+ *  "Egyptian cat","to_label":"espresso","element":"shufflenet0",
+ *  "score":0.66,"held":1000000000}
+ * ]|
+ * With
  * `shufflenet inference-region=roi-list` the frame's "classes" is empty
  * and each classified region is an object (box in the pixels of a
  * frame_width x frame_height frame):
@@ -80,6 +89,7 @@ enum
   PROP_APPEND,
   PROP_FLUSH_MODE,
   PROP_WRITE_STALE,
+  PROP_EVENTS_ONLY,
   PROP_MQTT_QOS,
   PROP_MQTT_CA_FILE,
   PROP_MQTT_PASSWORD_FILE,
@@ -91,6 +101,7 @@ enum
 #define DEFAULT_APPEND FALSE
 #define DEFAULT_FLUSH_MODE GST_SHUFFLENET_JSON_FLUSH_LINE
 #define DEFAULT_WRITE_STALE TRUE
+#define DEFAULT_EVENTS_ONLY FALSE
 #define DEFAULT_MQTT_QOS 1
 #define DEFAULT_MQTT_QUEUE_SIZE 1000
 /* The password of an mqtt:// location without one. */
@@ -112,6 +123,7 @@ struct _GstShuffleNetJson
   gboolean append;
   GstShuffleNetJsonFlushMode flush_mode;
   gboolean write_stale;
+  gboolean events_only;
   gint mqtt_qos;
   gchar *mqtt_ca_file;
   gchar *mqtt_password_file;
@@ -246,17 +258,116 @@ add_objects (JsonBuilder * b, const GstStructure * result)
   json_builder_end_array (b);
 }
 
+/* The fields of a "shufflenet-change" event (see gstshufflenetmeta.h) as
+ * members of the open object. */
+static void
+add_event_members (JsonBuilder * b, const GstStructure * ev)
+{
+  gint v;
+  gdouble score = 0.0;
+  static const struct
+  {
+    const gchar *key, *field;
+  } ints[] = { {"from_id", "from-id"}, {"to_id", "to-id"}, {"roi_id",
+  "roi-id"}}, strings[] = { {"from_label", "from-label"}, {"to_label",
+  "to-label"}, {"element", "element"}, {"roi_type", "roi-type"}};
+
+  json_builder_set_member_name (b, "event");
+  json_builder_add_string_value (b, "change");
+  add_time (b, "pts", ev, "timestamp");
+  add_time (b, "stream_time", ev, "stream-time");
+  add_time (b, "running_time", ev, "running-time");
+  for (guint i = 0; i < G_N_ELEMENTS (ints); i++)
+    if (gst_structure_get_int (ev, ints[i].field, &v)) {
+      json_builder_set_member_name (b, ints[i].key);
+      json_builder_add_int_value (b, v);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
+    if (gst_structure_get_string (ev, strings[i].field) != NULL) {
+      json_builder_set_member_name (b, strings[i].key);
+      json_builder_add_string_value (b, gst_structure_get_string (ev,
+              strings[i].field));
+    }
+  gst_structure_get_double (ev, "score", &score);
+  json_builder_set_member_name (b, "score");
+  json_builder_add_double_value (b, score);
+  add_time (b, "held", ev, "held");
+}
+
+/* "events": the frame's class changes, when it has any. */
+static void
+add_events (JsonBuilder * b, const GValue * events)
+{
+  json_builder_set_member_name (b, "events");
+  json_builder_begin_array (b);
+  for (guint i = 0; i < gst_value_array_get_size (events); i++) {
+    const GValue *v = gst_value_array_get_value (events, i);
+    if (!GST_VALUE_HOLDS_STRUCTURE (v))
+      continue;
+    json_builder_begin_object (b);
+    add_event_members (b, gst_value_get_structure (v));
+    json_builder_end_object (b);
+  }
+  json_builder_end_array (b);
+}
+
+/* The root of @b as one line of compact JSON, no newline; frees @b. */
+static gchar *
+builder_to_line (JsonBuilder * b)
+{
+  JsonGenerator *gen = json_generator_new ();
+  JsonNode *root = json_builder_get_root (b);
+  gchar *line;
+
+  json_generator_set_root (gen, root);
+  line = json_generator_to_data (gen, NULL);
+  json_node_unref (root);
+  g_object_unref (gen);
+  g_object_unref (b);
+  return line;
+}
+
+/* events-only: one line per class change of @result (and of every
+ * element's result when several classified the buffer), in order. */
+static GPtrArray *
+event_lines (const GstStructure * result)
+{
+  GPtrArray *lines = g_ptr_array_new_with_free_func (g_free);
+  const GValue *all = gst_structure_get_value (result, "results");
+  guint n = all != NULL && GST_VALUE_HOLDS_ARRAY (all) ?
+      gst_value_array_get_size (all) : 1;
+
+  for (guint r = 0; r < n; r++) {
+    const GstStructure *one = all != NULL && GST_VALUE_HOLDS_ARRAY (all) ?
+        gst_value_get_structure (gst_value_array_get_value (all, r)) : result;
+    const GValue *events = gst_structure_get_value (one, "events");
+
+    for (guint i = 0; events != NULL && GST_VALUE_HOLDS_ARRAY (events)
+        && i < gst_value_array_get_size (events); i++) {
+      const GValue *v = gst_value_array_get_value (events, i);
+      JsonBuilder *b;
+
+      if (!GST_VALUE_HOLDS_STRUCTURE (v))
+        continue;
+      b = json_builder_new ();
+      json_builder_begin_object (b);
+      add_event_members (b, gst_value_get_structure (v));
+      json_builder_end_object (b);
+      g_ptr_array_add (lines, builder_to_line (b));
+    }
+  }
+  return lines;
+}
+
 /* @result (the meta's structure) as one line of compact JSON, no newline. */
 static gchar *
 result_to_json (const GstStructure * result)
 {
   JsonBuilder *b = json_builder_new ();
-  JsonGenerator *gen;
-  JsonNode *root;
+  const GValue *events = gst_structure_get_value (result, "events");
   guint64 frame = 0, age = 0;
   gboolean stale = gst_shufflenet_result_is_stale (result, &age);
   gdouble ms = 0.0;
-  gchar *line;
 
   gst_structure_get_uint64 (result, "frame", &frame);
   gst_structure_get_double (result, "inference-time", &ms);
@@ -278,16 +389,10 @@ result_to_json (const GstStructure * result)
   add_classes (b, result);
   if (gst_structure_has_field (result, "rois"))
     add_objects (b, result);
+  if (events != NULL && GST_VALUE_HOLDS_ARRAY (events))
+    add_events (b, events);
   json_builder_end_object (b);
-
-  root = json_builder_get_root (b);
-  gen = json_generator_new ();
-  json_generator_set_root (gen, root);
-  line = json_generator_to_data (gen, NULL);
-  json_node_unref (root);
-  g_object_unref (gen);
-  g_object_unref (b);
-  return line;
+  return builder_to_line (b);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -495,28 +600,54 @@ gst_shufflenet_json_stop (GstBaseTransform * trans)
 /* ------------------------------------------------------------------------ */
 /* Streaming */
 
+static GstFlowReturn write_line (GstShuffleNetJson * self, gchar * line,
+    GstShuffleNetJsonFlushMode mode);
+
 static GstFlowReturn
 gst_shufflenet_json_transform_ip (GstBaseTransform * trans, GstBuffer * buf)
 {
   GstShuffleNetJson *self = GST_SHUFFLENET_JSON (trans);
   const GstStructure *result = gst_shufflenet_meta_get_structure (buf);
   GstShuffleNetJsonFlushMode mode;
-  gboolean write_stale;
-  gchar *line;
-  int rc;
+  gboolean write_stale, events_only;
+  GstFlowReturn ret = GST_FLOW_OK;
+  GPtrArray *lines;
 
   if (result == NULL)
     return GST_FLOW_OK;
   GST_OBJECT_LOCK (self);
   mode = self->flush_mode;
   write_stale = self->write_stale;
+  events_only = self->events_only;
   GST_OBJECT_UNLOCK (self);
-  if (!write_stale && gst_shufflenet_result_is_stale (result, NULL))
+  if (!events_only && !write_stale
+      && gst_shufflenet_result_is_stale (result, NULL))
     return GST_FLOW_OK;
 
   if (self->failed)
     return GST_FLOW_ERROR;
-  line = result_to_json (result);
+  if (events_only) {
+    lines = event_lines (result);
+  } else {
+    lines = g_ptr_array_new_with_free_func (g_free);
+    g_ptr_array_add (lines, result_to_json (result));
+  }
+  for (guint i = 0; i < lines->len && ret == GST_FLOW_OK; i++) {
+    gchar *line = g_ptr_array_index (lines, i);
+    lines->pdata[i] = NULL;     /* write_line takes it */
+    ret = write_line (self, line, mode);
+  }
+  g_ptr_array_unref (lines);
+  return ret;
+}
+
+/* Writes @line (taken) to the broker or the file. */
+static GstFlowReturn
+write_line (GstShuffleNetJson * self, gchar * line,
+    GstShuffleNetJsonFlushMode mode)
+{
+  int rc;
+
   if (self->mqtt != NULL) {
     /* Queued for the publisher thread; never waits on the network. */
     if (!sn_mqtt_publish (self->mqtt, line))
@@ -592,6 +723,9 @@ gst_shufflenet_json_set_property (GObject * object, guint prop_id,
     case PROP_WRITE_STALE:
       self->write_stale = g_value_get_boolean (value);
       break;
+    case PROP_EVENTS_ONLY:
+      self->events_only = g_value_get_boolean (value);
+      break;
     case PROP_MQTT_QOS:
       self->mqtt_qos = g_value_get_int (value);
       break;
@@ -632,6 +766,9 @@ gst_shufflenet_json_get_property (GObject * object, guint prop_id,
       break;
     case PROP_WRITE_STALE:
       g_value_set_boolean (value, self->write_stale);
+      break;
+    case PROP_EVENTS_ONLY:
+      g_value_set_boolean (value, self->events_only);
       break;
     case PROP_MQTT_QOS:
       g_value_set_int (value, self->mqtt_qos);
@@ -676,6 +813,7 @@ gst_shufflenet_json_init (GstShuffleNetJson * self)
   self->append = DEFAULT_APPEND;
   self->flush_mode = DEFAULT_FLUSH_MODE;
   self->write_stale = DEFAULT_WRITE_STALE;
+  self->events_only = DEFAULT_EVENTS_ONLY;
   self->mqtt_qos = DEFAULT_MQTT_QOS;
   self->mqtt_queue_size = DEFAULT_MQTT_QUEUE_SIZE;
   /* Never touches the data: buffers go on as they came. */
@@ -709,6 +847,12 @@ install_properties (GObjectClass * gobject_class)
           "Also write the results shufflenet reused from an earlier frame "
           "(stale=true); FALSE writes only frames that were classified",
           DEFAULT_WRITE_STALE, rw | GST_PARAM_MUTABLE_PLAYING));
+  g_object_class_install_property (gobject_class, PROP_EVENTS_ONLY,
+      g_param_spec_boolean ("events-only", "Events only",
+          "Write only the class changes shufflenet fired (its "
+          "\"shufflenet-change\" messages, change-hold), one line each: "
+          "{\"event\":\"change\",\"pts\":..,\"from_id\":..,\"to_label\":..,...}",
+          DEFAULT_EVENTS_ONLY, rw | GST_PARAM_MUTABLE_PLAYING));
   g_object_class_install_property (gobject_class, PROP_MQTT_QOS,
       g_param_spec_int ("mqtt-qos", "MQTT QoS",
           "MQTT quality of service: 0 (at most once) or 1 (at least once: "

@@ -15,7 +15,11 @@
   confident), then change-hold frames: each event comes at most
   smoothing / 2 + change-hold frames after its cut;
 - the classes filter: "Egyptian cat,espresso" reports those two alone
-  and fires events between them alone.
+  and fires events between them alone;
+- `shufflenetjson events-only=true` on make-clip.sh's clip (cat, coffee,
+  motorcycle, 10 frames each): the three changes alone, 3 frames after
+  each cut, with the message's fields; without it the frames' lines carry
+  them as "events".
 
 Usage: test_smoothing.py --build BUILD_ROOT [--stamp MODELS_STAMP.json]
 """
@@ -151,14 +155,39 @@ def test_class_filter(photos):
           f"events to {to}")
 
 
+def test_json_events(tmp):
+    clip, events, frames = f"{tmp}/clip.avi", f"{tmp}/events.jsonl", \
+        f"{tmp}/frames.jsonl"
+    pt.make_clip(["--frames", "10"], clip)
+    for path, extra in ((events, ["events-only=true"]), (frames, [])):
+        pt.run(["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!",
+                "decodebin", "!", "videoconvert", "!", "shufflenet", "!",
+                "shufflenetjson", f"location={path}", *extra, "!",
+                "fakesink"])
+    lines = pt.read_jsonl(events)
+    got = [(e["event"], e["pts"] // 100000000, e["from_id"], e["to_id"])
+           for e in lines]
+    want = [("change", 2, -1, pt.EGYPTIAN_CAT),
+            ("change", 12, pt.EGYPTIAN_CAT, pt.ESPRESSO),
+            ("change", 22, pt.ESPRESSO, pt.MOPED)]
+    pt.check(got == want, f"events {got}, expected {want}")
+    pt.check(all({"from_label", "to_label", "score", "held", "element",
+                  "running_time", "stream_time"} <= set(e) for e in lines)
+             and lines[1]["held"] == 1000000000, f"{lines}")
+    framed = [e for r in pt.read_jsonl(frames) for e in r.get("events", [])]
+    pt.check(framed == lines, f"the frames' events {framed} differ")
+    print(f"ok: events-only wrote the 3 changes {[e['to_label'] for e in lines]}")
+
+
 def main():
-    pt.setup(ARGS)
+    tmp = pt.setup(ARGS)
     photos = {n: photo_rgb(n) for n in ("chelsea.png", "coffee.png",
                                         "motorcycle_right.png",
                                         "motorcycle_left.png")}
     test_ema_reference(photos)
     test_events_at_cuts(photos)
     test_class_filter(photos)
+    test_json_events(tmp)
 
 
 if __name__ == "__main__":
