@@ -5,17 +5,23 @@
  *   filesrc ! decodebin ! videoconvert ! shufflenet ! videoconvert ! fakesink
  *                                                   (probe on its sink pad)
  *
+ * With --regions a detector finds faces first (GStreamer's facedetect, from
+ * gstreamer1.0-opencv) and shufflenet classifies each one
+ * (inference-region=roi-list); each region's result is printed from the
+ * meta's "rois", from the bus message and from the "shufflenet" parameter
+ * of the region's GstVideoRegionOfInterestMeta.
+ *
  * A file nothing installed decodes fails at once, naming the codec and the
  * Debian package to install (the missing-plugin message decodebin posts;
  * without this watch a pipeline waits forever).
  *
  * Build against the installed plugin (`meson install`):
- *   cc sn-classify.c -o sn-classify \
- *     $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-pbutils-1.0)
+ *   cc sn-classify.c -o sn-classify $(pkg-config --cflags --libs \
+ *     gstreamer-1.0 gstreamer-pbutils-1.0 gstreamer-video-1.0)
  * (the header is <prefix>/include/gstreamer-1.0/gst/shufflenet/; with
  * another prefix than GStreamer's add -I<prefix>/include/gstreamer-1.0).
  *
- * Usage: sn-classify [--top-k N] [--model FILE] [VIDEO-OR-IMAGE]
+ * Usage: sn-classify [--top-k N] [--model FILE] [--regions] [VIDEO-OR-IMAGE]
  * Without a file it classifies 30 frames of videotestsrc. Exit status 0
  * when every frame had a result in both places, 1 otherwise.
  */
@@ -23,6 +29,7 @@
 
 #include <gst/gst.h>
 #include <gst/pbutils/pbutils.h>
+#include <gst/video/video.h>
 #include <gst/shufflenet/gstshufflenetmeta.h>
 
 typedef struct
@@ -104,20 +111,59 @@ format_classes (const GstStructure * s)
   return g_string_free (text, FALSE);
 }
 
+/* Region @roi's line ("region ID TYPE X,Y WxH: classes") and, with the
+ * buffer, the "shufflenet" parameter of its ROI meta. */
 static void
-print_result (const gchar * where, const GstStructure * s)
+append_region (GString * out, const gchar * where, guint64 frame,
+    const GstStructure * roi, GstBuffer * buf)
+{
+  gint id;
+  const gchar *type, *label;
+  guint x, y, w, h;
+  gchar *classes = format_classes (roi);
+  GstVideoRegionOfInterestMeta *meta;
+  GstStructure *param;
+  gint label_id;
+  gdouble confidence;
+
+  if (!gst_shufflenet_roi_get_box (roi, &id, &type, &x, &y, &w, &h))
+    return;
+  g_string_append_printf (out, "%-7s frame %3" G_GUINT64_FORMAT " region %d "
+      "%s %u,%u %ux%u: %s\n", where, frame, id, type, x, y, w, h, classes);
+  g_free (classes);
+  meta = buf ? gst_buffer_get_video_region_of_interest_meta_id (buf, id) : NULL;
+  param = meta ? gst_video_region_of_interest_meta_get_param (meta,
+      GST_SHUFFLENET_ROI_PARAM_NAME) : NULL;
+  if (param != NULL && gst_structure_get (param, "label_id", G_TYPE_INT,
+          &label_id, "confidence", G_TYPE_DOUBLE, &confidence, NULL)
+      && (label = gst_structure_get_string (param, "label")) != NULL)
+    g_string_append_printf (out, "param   frame %3" G_GUINT64_FORMAT
+        " region %d: %d %s %.3f\n", frame, id, label_id, label, confidence);
+}
+
+/* The frame's result, then its regions' (inference-region=roi-list), in
+ * one write: the probe and the bus loop print from two threads. */
+static void
+print_result (const gchar * where, const GstStructure * s, GstBuffer * buf)
 {
   guint64 frame = 0, pts = GST_CLOCK_TIME_NONE;
   gdouble ms = 0.0;
   gchar *classes = format_classes (s);
+  GString *out = g_string_new (NULL);
 
   gst_structure_get_uint64 (s, "frame", &frame);
   gst_structure_get_uint64 (s, "timestamp", &pts);
   gst_structure_get_double (s, "inference-time", &ms);
-  g_print ("%-7s frame %3" G_GUINT64_FORMAT " pts %" GST_TIME_FORMAT
-      " %5.1f ms%s: %s\n", where, frame, GST_TIME_ARGS (pts), ms,
-      gst_shufflenet_result_is_stale (s, NULL) ? " (stale)" : "", classes);
+  g_string_append_printf (out, "%-7s frame %3" G_GUINT64_FORMAT " pts %"
+      GST_TIME_FORMAT " %5.1f ms%s: %s\n", where, frame, GST_TIME_ARGS (pts),
+      ms, gst_shufflenet_result_is_stale (s, NULL) ? " (stale)" : "",
+      classes);
   g_free (classes);
+  for (guint i = 0; i < gst_shufflenet_result_get_n_rois (s); i++)
+    append_region (out, where, frame, gst_shufflenet_result_get_roi (s, i),
+        buf);
+  g_print ("%s", out->str);
+  g_string_free (out, TRUE);
 }
 
 /* Streaming thread: every buffer that reaches the sink. The meta went
@@ -126,13 +172,13 @@ static GstPadProbeReturn
 on_buffer (GstPad * pad, GstPadProbeInfo * info, gpointer user_data)
 {
   Counts *counts = user_data;
-  const GstStructure *s =
-      gst_shufflenet_meta_get_structure (GST_PAD_PROBE_INFO_BUFFER (info));
+  GstBuffer *buf = GST_PAD_PROBE_INFO_BUFFER (info);
+  const GstStructure *s = gst_shufflenet_meta_get_structure (buf);
 
   g_atomic_int_inc (&counts->buffers);
   if (s != NULL) {
     g_atomic_int_inc (&counts->probe_frames);
-    print_result ("meta", s);
+    print_result ("meta", s, buf);
   }
   return GST_PAD_PROBE_OK;
 }
@@ -158,7 +204,7 @@ run (GstElement * pipeline)
 
     if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
         && gst_structure_has_name (s, GST_SHUFFLENET_MESSAGE_NAME)) {
-      print_result ("message", s);
+      print_result ("message", s, NULL);
       if (messages >= 0)
         messages++;
     } else if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_ELEMENT
@@ -186,14 +232,18 @@ run (GstElement * pipeline)
 
 static GstElement *
 build_pipeline (const gchar * file, gint top_k, const gchar * model,
-    Counts * counts)
+    gboolean regions, Counts * counts)
 {
   GError *err = NULL;
   GstElement *pipeline, *net, *sink;
   GstPad *pad;
-  gchar *desc = g_strdup_printf ("%s ! videoconvert ! shufflenet name=net "
-      "! videoconvert ! fakesink name=sink", file != NULL ?
-      "filesrc name=src ! decodebin" : "videotestsrc num-buffers=30");
+  /* facedetect takes RGB; it attaches one region (roi_type "face") a face */
+  gchar *desc = g_strdup_printf ("%s ! videoconvert ! %sshufflenet name=net "
+      "%s ! videoconvert ! fakesink name=sink", file != NULL ?
+      "filesrc name=src ! decodebin" : "videotestsrc num-buffers=30",
+      regions ? "video/x-raw,format=RGB ! facedetect display=false "
+      "updates=every_frame ! " : "",
+      regions ? "inference-region=roi-list" : "");
 
   pipeline = gst_parse_launch (desc, &err);
   g_free (desc);
@@ -226,9 +276,12 @@ main (int argc, char **argv)
 {
   gint top_k = 3, messages;
   gchar *model = NULL;
+  gboolean regions = FALSE;
   GOptionEntry entries[] = {
     {"top-k", 'k', 0, G_OPTION_ARG_INT, &top_k, "Classes per frame", "N"},
     {"model", 'm', 0, G_OPTION_ARG_FILENAME, &model, "ONNX model", "FILE"},
+    {"regions", 'r', 0, G_OPTION_ARG_NONE, &regions, "Classify the faces "
+          "facedetect finds (gstreamer1.0-opencv)", NULL},
     {NULL}
   };
   GOptionContext *ctx = g_option_context_new ("[VIDEO-OR-IMAGE]");
@@ -242,7 +295,7 @@ main (int argc, char **argv)
   if (!g_option_context_parse (ctx, &argc, &argv, &err) || argc > 2
       || top_k < 1) {
     g_printerr ("sn-classify: %s\n", err != NULL ? err->message :
-        "usage: sn-classify [--top-k N>=1] [--model FILE] [FILE]");
+        "usage: sn-classify [--top-k N>=1] [--model FILE] [--regions] [FILE]");
     return 2;
   }
   g_option_context_free (ctx);
@@ -254,8 +307,16 @@ main (int argc, char **argv)
     return 1;
   }
   gst_object_unref (factory);
+  if (regions && (factory = gst_element_factory_find ("facedetect")) == NULL) {
+    g_printerr ("sn-classify: --regions needs the facedetect element "
+        "(apt-get install gstreamer1.0-opencv opencv-data)\n");
+    return 1;
+  }
+  if (regions)
+    gst_object_unref (factory);
 
-  pipeline = build_pipeline (argc == 2 ? argv[1] : NULL, top_k, model, &counts);
+  pipeline = build_pipeline (argc == 2 ? argv[1] : NULL, top_k, model,
+      regions, &counts);
   if (pipeline == NULL)
     return 1;
   messages = run (pipeline);
