@@ -143,8 +143,8 @@ assert_same_classes (const GstStructure * a, const GstStructure * b,
   fail_unless (n > 0, "%s: no classes", what);
   fail_unless_equals_int (gst_shufflenet_result_get_n_classes (b), n);
   for (guint i = 0; i < n; i++) {
-    gint ia, ib;
-    gdouble sa, sb;
+    gint ia = -1, ib = -2;
+    gdouble sa = 0, sb = 0;
 
     gst_shufflenet_result_get_class (a, i, &ia, NULL, &sa);
     gst_shufflenet_result_get_class (b, i, &ib, NULL, &sb);
@@ -659,7 +659,7 @@ GST_START_TEST (test_thousands_of_regions)
   s = gst_shufflenet_meta_get_structure (out);
   fail_unless_equals_int (gst_shufflenet_result_get_n_rois (s), 64);
   for (guint i = 0; i < 64; i++) {
-    guint w, hh;
+    guint w = 0, hh = 0;
     gst_shufflenet_roi_get_box (gst_shufflenet_result_get_roi (s, i), NULL,
         NULL, NULL, NULL, &w, &hh);
     fail_unless (w * hh >= 16 * 16);
@@ -743,7 +743,7 @@ GST_START_TEST (test_rois_survive_videoscale)
   GstElement *sn = gst_harness_find_element (h, "shufflenet");
   GstBuffer *out;
   const GstStructure *roi;
-  guint x, y, w, hh;
+  guint x = 1, y = 1, w = 0, hh = 0;
 
   g_object_set (sn, "model", model, NULL);
   gst_harness_set_src_caps_str (h, SMALL_CAPS);
@@ -751,7 +751,7 @@ GST_START_TEST (test_rois_survive_videoscale)
   roi = gst_shufflenet_result_get_roi (gst_shufflenet_meta_get_structure (out),
       0);
   fail_unless (roi != NULL);
-  gst_shufflenet_roi_get_box (roi, NULL, NULL, &x, &y, &w, &hh);
+  fail_unless (gst_shufflenet_roi_get_box (roi, NULL, NULL, &x, &y, &w, &hh));
   fail_unless (x == 0 && y == 0 && w == 32 && hh == 32, "%u,%u %ux%u", x, y,
       w, hh);
   fail_unless (gst_structure_get (gst_shufflenet_meta_get_structure (out),
