@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "refpre.h"
 #include "snpreprocess.h"
 
 gchar *
@@ -152,98 +153,31 @@ snt_pre_from_model (SntPre * pre, const gchar * model_path)
   sn_model_free (model);
 }
 
-/* Where the W x H frame lands in the tensor: resized to rw x rh at
- * (left, top), per the geometry documented in snpreprocess.h. */
-static void
-geometry (const SntPre * p, gint w, gint h, gint * rw, gint * rh,
-    gint * left, gint * top)
-{
-  if (p->resize == SN_RESIZE_STRETCH) {
-    *rw = p->out_w;
-    *rh = p->out_h;
-    *left = *top = 0;
-  } else if (p->resize == SN_RESIZE_CROP) {
-    gint s = p->short_side ? p->short_side :
-        (gint) round (MIN (p->out_w, p->out_h) * 256.0 / 224.0);
-    if (w <= h) {
-      *rw = s;
-      *rh = (gint) floor ((double) s * h / w + 0.5);
-    } else {
-      *rh = s;
-      *rw = (gint) floor ((double) s * w / h + 0.5);
-    }
-    /* The tests only use sizes where the resized frame covers the tensor. */
-    fail_unless (*rw >= p->out_w && *rh >= p->out_h);
-    *left = -(gint) rint ((*rw - p->out_w) / 2.0);      /* half to even */
-    *top = -(gint) rint ((*rh - p->out_h) / 2.0);
-  } else {
-    double s = MIN ((double) p->out_w / w, (double) p->out_h / h);
-    *rw = MIN ((gint) floor (w * s + 0.5), p->out_w);
-    *rh = MIN ((gint) floor (h * s + 0.5), p->out_h);
-    *left = (p->out_w - *rw) / 2;
-    *top = (p->out_h - *rh) / 2;
-  }
-}
-
-/* Bilinear sample of channel c at (u, v), edges clamped. */
-static double
-bilinear (const guint8 * data, gint stride, gint w, gint h, double u,
-    double v, gint c)
-{
-  gint x0, y0, x1, y1;
-  double fx, fy, a, b;
-
-  u = CLAMP (u, 0.0, w - 1.0);
-  v = CLAMP (v, 0.0, h - 1.0);
-  x0 = (gint) floor (u);
-  y0 = (gint) floor (v);
-  x1 = MIN (x0 + 1, w - 1);
-  y1 = MIN (y0 + 1, h - 1);
-  fx = u - x0;
-  fy = v - y0;
-  a = data[y0 * stride + x0 * 3 + c] * (1 - fx) +
-      data[y0 * stride + x1 * 3 + c] * fx;
-  b = data[y1 * stride + x0 * 3 + c] * (1 - fx) +
-      data[y1 * stride + x1 * 3 + c] * fx;
-  return a * (1 - fy) + b * fy;
-}
-
 void
 snt_preprocess_rgb (GstSample * rgb, const SntPre * p, float *out)
 {
+  SnPreprocessConfig c = {
+    .channel_order = p->bgr ? SN_CHANNEL_ORDER_BGR : SN_CHANNEL_ORDER_RGB,
+    .scale = (float) p->scale,
+    .mean = {(float) p->mean[0], (float) p->mean[1], (float) p->mean[2]},
+    .std = {(float) p->std[0], (float) p->std[1], (float) p->std[2]},
+    .resize = p->resize, .short_side = p->short_side,
+    .out_width = p->out_w, .out_height = p->out_h, .out_nhwc = p->nhwc,
+  };
+  const RefLayout *rgb_layout = NULL;
   GstVideoInfo info;
   GstVideoFrame frame;
-  gint w, h, rw, rh, left, top, stride;
-  const guint8 *data;
+  RefMatrix m;
 
   fail_unless (gst_video_info_from_caps (&info, gst_sample_get_caps (rgb)));
   fail_unless (GST_VIDEO_INFO_FORMAT (&info) == GST_VIDEO_FORMAT_RGB);
+  for (guint i = 0; i < ref_n_layouts; i++)
+    if (ref_layouts[i].format == GST_VIDEO_FORMAT_RGB)
+      rgb_layout = &ref_layouts[i];
   fail_unless (gst_video_frame_map (&frame, &info, gst_sample_get_buffer (rgb),
           GST_MAP_READ));
-  w = GST_VIDEO_FRAME_WIDTH (&frame);
-  h = GST_VIDEO_FRAME_HEIGHT (&frame);
-  data = GST_VIDEO_FRAME_PLANE_DATA (&frame, 0);
-  stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0);
-  geometry (p, w, h, &rw, &rh, &left, &top);
-
-  for (gint i = 0; i < p->out_h; i++) {
-    for (gint j = 0; j < p->out_w; j++) {
-      gboolean inside = j >= left && j < left + rw && i >= top && i < top + rh;
-      double u = (j - left + 0.5) * w / rw - 0.5;
-      double v = (i - top + 0.5) * h / rh - 0.5;
-      for (gint c = 0; c < 3; c++) {
-        gint colour = p->bgr ? 2 - c : c;
-        double x = 0.0;         /* letterbox bars: tensor value 0 */
-        if (inside || p->resize != SN_RESIZE_LETTERBOX)
-          x = (bilinear (data, stride, w, h, u, v, colour) * p->scale -
-              p->mean[c]) / p->std[c];
-        if (p->nhwc)
-          out[((gsize) i * p->out_w + j) * 3 + c] = (float) x;
-        else
-          out[((gsize) c * p->out_h + i) * p->out_w + j] = (float) x;
-      }
-    }
-  }
+  m = ref_matrix (rgb_layout, &info.colorimetry);
+  ref_tensor (&frame, rgb_layout, &m, &c, out);
   gst_video_frame_unmap (&frame);
 }
 

@@ -58,8 +58,8 @@ typedef struct
 /* The model's own preprocessing (metadata or defaults) for @model. */
 void snt_pre_from_model (SntPre * pre, const gchar * model_path);
 
-/* Independent reference: an RGB frame -> tensor out, 3 x out_h x out_w
- * (or out_h x out_w x 3), in double precision. */
+/* The reference (tests/common/refpre.c): an RGB frame -> tensor out,
+ * 3 x out_h x out_w (or out_h x out_w x 3), in double precision. */
 void snt_preprocess_rgb (GstSample * rgb, const SntPre * pre, float *out);
 
 /* The engine run directly on @tensor: K probabilities (softmax unless the

@@ -1,10 +1,8 @@
 /* test_preprocess.c - gst/snpreprocess.c against a naive reference.
  *
- * The reference is written here from scratch: its own byte layout of every
- * format, its own Kr/Kb constants, its own geometry. It converts every
- * source pixel to float RGB first (unclamped), then samples bilinearly,
- * then clamps and normalizes: the order the header documents as equal to
- * the fused pass up to float rounding.
+ * The reference is tests/common/refpre.c (the tests' one reference
+ * preprocessing, written from scratch: its own byte layouts, Kr/Kb
+ * constants and geometry, in double precision).
  *
  * Every check runs with each instruction set this CPU has, forced with
  * SHUFFLENET_ISA as the engine reads it: ref (the plain C kernels), avx2
@@ -16,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "refpre.h"
 #include "shufflenet.h"
 #include "snpreprocess.h"
 
@@ -97,270 +96,6 @@ video_info (GstVideoFormat format, int w, int h)
 
   fail_unless (gst_video_info_set_format (&info, format, w, h));
   return info;
-}
-
-/* ------------------------------------------------------------------ */
-/* Reference: source pixel -> float RGB                                */
-
-typedef enum
-{
-  K_RGB,                        /* packed, bpp bytes, R/G/B at r, g, b */
-  K_GRAY,
-  K_I420,
-  K_NV12,
-  K_NV21,
-  K_YUY2,
-  K_UYVY
-} Kind;
-
-typedef struct
-{
-  GstVideoFormat format;
-  Kind kind;
-  int bpp, r, g, b;
-} Layout;
-
-/* The byte layouts, written from the GStreamer format documentation. */
-static const Layout layouts[] = {
-  {GST_VIDEO_FORMAT_I420, K_I420},
-  {GST_VIDEO_FORMAT_NV12, K_NV12},
-  {GST_VIDEO_FORMAT_NV21, K_NV21},
-  {GST_VIDEO_FORMAT_YUY2, K_YUY2},
-  {GST_VIDEO_FORMAT_UYVY, K_UYVY},
-  {GST_VIDEO_FORMAT_RGB, K_RGB, 3, 0, 1, 2},
-  {GST_VIDEO_FORMAT_BGR, K_RGB, 3, 2, 1, 0},
-  {GST_VIDEO_FORMAT_RGBA, K_RGB, 4, 0, 1, 2},
-  {GST_VIDEO_FORMAT_BGRA, K_RGB, 4, 2, 1, 0},
-  {GST_VIDEO_FORMAT_RGBx, K_RGB, 4, 0, 1, 2},
-  {GST_VIDEO_FORMAT_BGRx, K_RGB, 4, 2, 1, 0},
-  {GST_VIDEO_FORMAT_xRGB, K_RGB, 4, 1, 2, 3},
-  {GST_VIDEO_FORMAT_xBGR, K_RGB, 4, 3, 2, 1},
-  {GST_VIDEO_FORMAT_ARGB, K_RGB, 4, 1, 2, 3},
-  {GST_VIDEO_FORMAT_ABGR, K_RGB, 4, 3, 2, 1},
-  {GST_VIDEO_FORMAT_GRAY8, K_GRAY},
-};
-
-#define N_LAYOUTS G_N_ELEMENTS (layouts)
-
-/* The three raw channel bytes (Y U V, R G B, or Y Y Y) of pixel (x, y). */
-static void
-raw_pixel (const GstVideoFrame * f, const Layout * l, int x, int y, int *c)
-{
-#define ROW(p) ((const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (f, p) + \
-    (gsize) (y) * GST_VIDEO_FRAME_PLANE_STRIDE (f, p))
-#define CROW(p) ((const guint8 *) GST_VIDEO_FRAME_PLANE_DATA (f, p) + \
-    (gsize) ((y) / 2) * GST_VIDEO_FRAME_PLANE_STRIDE (f, p))
-  const guint8 *m;
-
-  switch (l->kind) {
-    case K_RGB:
-      m = ROW (0) + x * l->bpp;
-      c[0] = m[l->r], c[1] = m[l->g], c[2] = m[l->b];
-      break;
-    case K_GRAY:
-      c[0] = c[1] = c[2] = ROW (0)[x];
-      break;
-    case K_I420:
-      c[0] = ROW (0)[x], c[1] = CROW (1)[x / 2], c[2] = CROW (2)[x / 2];
-      break;
-    case K_NV12:
-    case K_NV21:
-      m = CROW (1) + (x / 2) * 2;
-      c[0] = ROW (0)[x];
-      c[1] = m[l->kind == K_NV12 ? 0 : 1];
-      c[2] = m[l->kind == K_NV12 ? 1 : 0];
-      break;
-    case K_YUY2:               /* Y0 U Y1 V */
-      m = ROW (0) + (x / 2) * 4;
-      c[0] = m[(x % 2) * 2], c[1] = m[1], c[2] = m[3];
-      break;
-    case K_UYVY:               /* U Y0 V Y1 */
-      m = ROW (0) + (x / 2) * 4;
-      c[0] = m[1 + (x % 2) * 2], c[1] = m[0], c[2] = m[2];
-      break;
-  }
-#undef ROW
-#undef CROW
-}
-
-/* rgb = M * (c0, c1, c2, 1), 0..255 scale, from our own constants. */
-typedef struct
-{
-  double m[3][4];
-} RefMatrix;
-
-static RefMatrix
-ref_matrix (const Layout * l, const GstVideoColorimetry * cm)
-{
-  RefMatrix r = { {{0}} };
-  double kr, kb, ys, yo, cs;
-
-  if (l->kind == K_RGB || l->kind == K_GRAY) {
-    for (int i = 0; i < 3; i++)
-      r.m[i][i] = 1.0;
-    return r;
-  }
-  switch (cm->matrix) {
-    case GST_VIDEO_COLOR_MATRIX_BT709:
-      kr = 0.2126, kb = 0.0722;
-      break;
-    case GST_VIDEO_COLOR_MATRIX_BT2020:
-      kr = 0.2627, kb = 0.0593;
-      break;
-    default:                   /* BT.601 */
-      kr = 0.299, kb = 0.114;
-      break;
-  }
-  if (cm->range == GST_VIDEO_COLOR_RANGE_0_255)
-    ys = 255.0 / 255.0, yo = 0.0, cs = 255.0 / 255.0;
-  else
-    ys = 255.0 / 219.0, yo = 16.0, cs = 255.0 / 224.0;
-  /* R = Y' + 2 (1 - Kr) Cr, B = Y' + 2 (1 - Kb) Cb,
-   * G = (Y' - Kr R - Kb B) / (1 - Kr - Kb) */
-  {
-    double kg = 1.0 - kr - kb;
-    double rv = 2.0 * (1.0 - kr), bu = 2.0 * (1.0 - kb);
-    double gu = -kb * bu / kg, gv = -kr * rv / kg;
-    double u[3] = { 0.0, gu, bu }, v[3] = { rv, gv, 0.0 };
-    for (int i = 0; i < 3; i++) {
-      r.m[i][0] = ys;
-      r.m[i][1] = u[i] * cs;
-      r.m[i][2] = v[i] * cs;
-      r.m[i][3] = -ys * yo - (u[i] + v[i]) * cs * 128.0;
-    }
-  }
-  return r;
-}
-
-/* [H][W][3] float RGB of every source pixel, not clamped. */
-static double *
-ref_rgb_image (const GstVideoFrame * f, const Layout * l, const RefMatrix * m)
-{
-  int w = GST_VIDEO_FRAME_WIDTH (f), h = GST_VIDEO_FRAME_HEIGHT (f);
-  double *img = g_new (double, (gsize) w * h * 3);
-
-  for (int y = 0; y < h; y++) {
-    for (int x = 0; x < w; x++) {
-      int c[3] = { 0, 0, 0 };
-      double *px = img + ((gsize) y * w + x) * 3;
-      raw_pixel (f, l, x, y, c);
-      for (int i = 0; i < 3; i++)
-        px[i] = m->m[i][0] * c[0] + m->m[i][1] * c[1] + m->m[i][2] * c[2]
-            + m->m[i][3];
-    }
-  }
-  return img;
-}
-
-/* ------------------------------------------------------------------ */
-/* Reference: geometry and sampling                                    */
-
-typedef struct
-{
-  int rw, rh, left, top;        /* resized size, its place in the tensor */
-} RefGeom;
-
-static RefGeom
-ref_geometry (int w, int h, const SnPreprocessConfig * c)
-{
-  int ow = c->out_width, oh = c->out_height;
-  RefGeom g = { ow, oh, 0, 0 };
-
-  if (c->resize == SN_RESIZE_CROP) {
-    int s = c->short_side ? c->short_side
-        : (int) floor (MIN (ow, oh) * 256.0 / 224.0 + 0.5);
-    g.rw = w <= h ? s : (int) floor ((double) s * w / h + 0.5);
-    g.rh = w <= h ? (int) floor ((double) s * h / w + 0.5) : s;
-    if (g.rw < ow || g.rh < oh) {
-      double k = MAX ((double) ow / w, (double) oh / h);
-      g.rw = MAX (ow, (int) floor (w * k + 0.5));
-      g.rh = MAX (oh, (int) floor (h * k + 0.5));
-    }
-    /* nearbyint in the default rounding mode: half to even */
-    g.left = -(int) nearbyint ((g.rw - ow) / 2.0);
-    g.top = -(int) nearbyint ((g.rh - oh) / 2.0);
-  } else if (c->resize == SN_RESIZE_LETTERBOX) {
-    double k = MIN ((double) ow / w, (double) oh / h);
-    g.rw = CLAMP ((int) floor (w * k + 0.5), 1, ow);
-    g.rh = CLAMP ((int) floor (h * k + 0.5), 1, oh);
-    g.left = (ow - g.rw) / 2;
-    g.top = (oh - g.rh) / 2;
-  }
-  return g;
-}
-
-/* Bilinear sample of channel k of img [h][w][3] at continuous position
- * (u, v) with half-pixel centres, clamped to the image. */
-static double
-ref_sample (const double *img, int w, int h, double u, double v, int k)
-{
-  int x0, y0, x1, y1;
-  double fx, fy, top, bot;
-
-  u = CLAMP (u, 0.0, w - 1.0);
-  v = CLAMP (v, 0.0, h - 1.0);
-  x0 = (int) floor (u), y0 = (int) floor (v);
-  x1 = MIN (x0 + 1, w - 1), y1 = MIN (y0 + 1, h - 1);
-  fx = u - x0, fy = v - y0;
-#define P(x, y) img[((gsize) (y) * w + (x)) * 3 + k]
-  top = P (x0, y0) + fx * (P (x1, y0) - P (x0, y0));
-  bot = P (x0, y1) + fx * (P (x1, y1) - P (x0, y1));
-#undef P
-  return top + fy * (bot - top);
-}
-
-/* The tensor of region r (the whole frame when r is NULL) of the frame
- * whose float RGB image (ref_rgb_image) is frame_img [fh][fw][3], layout
- * as the config says: the region cut out of the image first, then sampled
- * as an image of its own. */
-static void
-ref_tensor_region (const double *frame_img, int fw, int fh,
-    const SnPreprocessConfig * c, const GstVideoRectangle * r, float *out)
-{
-  GstVideoRectangle whole = { 0, 0, fw, fh };
-  int ow = c->out_width, oh = c->out_height, w, h;
-  double *img;
-  RefGeom g;
-
-  if (r == NULL)
-    r = &whole;
-  w = r->w, h = r->h;
-  g = ref_geometry (w, h, c);
-  img = g_new (double, (gsize) w * h * 3);      /* [h][w][3] the crop */
-  for (int y = 0; y < h; y++)
-    memcpy (img + (gsize) y * w * 3,
-        frame_img + ((gsize) (r->y + y) * fw + r->x) * 3,
-        sizeof (double) * w * 3);
-
-  for (int i = 0; i < oh; i++) {
-    for (int j = 0; j < ow; j++) {
-      gboolean inside = j >= g.left && j < g.left + g.rw && i >= g.top
-          && i < g.top + g.rh;
-      double u = (j - g.left + 0.5) * w / g.rw - 0.5;
-      double v = (i - g.top + 0.5) * h / g.rh - 0.5;
-      for (int k = 0; k < 3; k++) {
-        int colour = c->channel_order == SN_CHANNEL_ORDER_RGB ? k : 2 - k;
-        double x = inside ? CLAMP (ref_sample (img, w, h, u, v, colour), 0.0,
-            255.0) : 0.0;
-        double t = inside ? (x * c->scale - c->mean[k]) / c->std[k] : 0.0;
-        gsize at = c->out_nhwc ? ((gsize) i * ow + j) * 3 + k
-            : ((gsize) k * oh + i) * ow + j;
-        out[at] = (float) t;
-      }
-    }
-  }
-  g_free (img);
-}
-
-static void
-ref_tensor (const GstVideoFrame * f, const Layout * l, const RefMatrix * m,
-    const SnPreprocessConfig * c, float *out)
-{
-  double *img = ref_rgb_image (f, l, m);
-
-  ref_tensor_region (img, GST_VIDEO_FRAME_WIDTH (f),
-      GST_VIDEO_FRAME_HEIGHT (f), c, NULL, out);
-  g_free (img);
 }
 
 /* ------------------------------------------------------------------ */
@@ -466,7 +201,7 @@ tolerance (const SnPreprocessConfig * c, double levels)
 }
 
 static void
-check_against_reference (const GstVideoInfo * info, const Layout * l,
+check_against_reference (const GstVideoInfo * info, const RefLayout * l,
     StrideKind stride, const SnPreprocessConfig * c, GRand * rand)
 {
   GstVideoInfo lay;
@@ -504,13 +239,13 @@ GST_START_TEST (test_formats_vs_reference)
   for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
     if (!use_isa (isa_modes[s]))
       continue;
-    for (guint f = 0; f < N_LAYOUTS; f++) {
+    for (guint f = 0; f < ref_n_layouts; f++) {
       for (guint z = 0; z < G_N_ELEMENTS (ref_sizes); z++) {
-        GstVideoInfo info = video_info (layouts[f].format, ref_sizes[z][0],
+        GstVideoInfo info = video_info (ref_layouts[f].format, ref_sizes[z][0],
             ref_sizes[z][1]);
         for (int st = STRIDE_EXACT; st <= STRIDE_PADDED; st++) {
           for (guint c = 0; c < G_N_ELEMENTS (ref_configs); c++, cases++)
-            check_against_reference (&info, &layouts[f], st, &ref_configs[c],
+            check_against_reference (&info, &ref_layouts[f], st, &ref_configs[c],
                 rand);
         }
       }
@@ -535,14 +270,14 @@ GST_START_TEST (test_colorimetry_vs_reference)
   for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
     if (!use_isa (isa_modes[s]))
       continue;
-    for (guint f = 0; f < N_LAYOUTS; f++) {
-      if (layouts[f].kind == K_RGB || layouts[f].kind == K_GRAY)
+    for (guint f = 0; f < ref_n_layouts; f++) {
+      if (ref_layouts[f].kind == REF_RGB || ref_layouts[f].kind == REF_GRAY)
         continue;
       for (guint k = 0; k < G_N_ELEMENTS (colorimetries); k++) {
-        GstVideoInfo info = video_info (layouts[f].format, 385, 289);
+        GstVideoInfo info = video_info (ref_layouts[f].format, 385, 289);
         fail_unless (gst_video_colorimetry_from_string (&info.colorimetry,
                 colorimetries[k]));
-        check_against_reference (&info, &layouts[f], STRIDE_PADDED,
+        check_against_reference (&info, &ref_layouts[f], STRIDE_PADDED,
             &ref_configs[0], rand);
       }
     }
@@ -717,28 +452,28 @@ check_scene (int w, int h)
   for (gsize i = 0; i < plane; i++)
     luma[i] = luma[plane + i] = luma[2 * plane + i] = 0.299f * rgb[i]
         + 0.587f * rgb[plane + i] + 0.114f * rgb[2 * plane + i];
-  for (guint f = 0; f < N_LAYOUTS; f++) {
-    GstVideoInfo info = video_info (layouts[f].format, w, h);
+  for (guint f = 0; f < ref_n_layouts; f++) {
+    GstVideoInfo info = video_info (ref_layouts[f].format, w, h);
     GstBuffer *buf = convert_to (&rgb_info, scene, &info);
     float *t = tensor_of (&info, buf, &c);
-    Kind k = layouts[f].kind;
-    const float *want = k == K_GRAY ? luma : rgb;
+    RefKind k = ref_layouts[f].kind;
+    const float *want = k == REF_GRAY ? luma : rgb;
     double mean, max, over;
 
     diff_stats (t, want, n, 8.0, &mean, &max, &over);
     GST_INFO ("%s %dx%d: mean %.3f max %.2f over-8 %.4f",
-        gst_video_format_to_string (layouts[f].format), w, h, mean, max, over);
-    if (k == K_RGB) {
+        gst_video_format_to_string (ref_layouts[f].format), w, h, mean, max, over);
+    if (k == REF_RGB) {
       fail_unless (max <= 1e-3, "%s: max %g", gst_video_format_to_string
-          (layouts[f].format), max);
+          (ref_layouts[f].format), max);
     } else {
-      const Tol *tol = k == K_GRAY ? &tol_gray : k == K_YUY2 || k == K_UYVY
+      const Tol *tol = k == REF_GRAY ? &tol_gray : k == REF_YUY2 || k == REF_UYVY
           ? &tol_yuv422 : &tol_yuv420;
       fail_unless (mean <= tol->mean && over <= tol->share_over_8
           && max <= tol->max,
           "%s %dx%d: mean |diff| %.3f (max %.3f), %.4f of values > 8 levels "
           "(max %.4f), largest %.2f (max %.2f)", gst_video_format_to_string
-          (layouts[f].format), w, h, mean, tol->mean, over,
+          (ref_layouts[f].format), w, h, mean, tol->mean, over,
           tol->share_over_8, max, tol->max);
     }
     g_free (t);
@@ -971,16 +706,16 @@ static void
 solid_rgb (GstVideoFormat format, const char *colorimetry, const int *c,
     double *rgb)
 {
-  const Layout *l = NULL;
+  const RefLayout *l = NULL;
   GstVideoInfo info = video_info (format, 6, 4);
   SnPreprocessConfig cfg = plain_config (SN_RESIZE_STRETCH, 3, 2);
   GstBuffer *buf = gst_buffer_new_allocate (NULL, info.size, NULL);
   GstVideoFrame f;
   float *t;
 
-  for (guint i = 0; i < N_LAYOUTS; i++)
-    if (layouts[i].format == format)
-      l = &layouts[i];
+  for (guint i = 0; i < ref_n_layouts; i++)
+    if (ref_layouts[i].format == format)
+      l = &ref_layouts[i];
   if (colorimetry)
     fail_unless (gst_video_colorimetry_from_string (&info.colorimetry,
             colorimetry));
@@ -989,10 +724,10 @@ solid_rgb (GstVideoFormat format, const char *colorimetry, const int *c,
     for (int x = 0; x < 6; x++) {
       guint8 *p = (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&f, 0)
           + y * GST_VIDEO_FRAME_PLANE_STRIDE (&f, 0);
-      if (l->kind == K_RGB) {
+      if (l->kind == REF_RGB) {
         p[x * l->bpp + l->r] = c[0], p[x * l->bpp + l->g] = c[1];
         p[x * l->bpp + l->b] = c[2];
-      } else if (l->kind == K_GRAY) {
+      } else if (l->kind == REF_GRAY) {
         p[x] = c[0];
       } else {                  /* I420 */
         p[x] = c[0];
@@ -1128,14 +863,14 @@ GST_START_TEST (test_caps_list_formats)
           0), "format");
   guint n = gst_value_list_get_size (list);
 
-  fail_unless_equals_int (n, N_LAYOUTS);
+  fail_unless_equals_int (n, ref_n_layouts);
   for (guint i = 0; i < n; i++) {
     GstVideoFormat f = gst_video_format_from_string (g_value_get_string
         (gst_value_list_get_value (list, i)));
     gboolean tested = FALSE;
     fail_unless (sn_preprocess_format_supported (f));
-    for (guint k = 0; k < N_LAYOUTS; k++)
-      tested |= layouts[k].format == f;
+    for (guint k = 0; k < ref_n_layouts; k++)
+      tested |= ref_layouts[k].format == f;
     fail_unless (tested);
   }
   {
@@ -1143,8 +878,8 @@ GST_START_TEST (test_caps_list_formats)
     const GstVideoFormat *raw = gst_video_formats_raw (&n_raw);
     for (guint r = 0; r < n_raw; r++) {
       gboolean listed = FALSE;
-      for (guint k = 0; k < N_LAYOUTS; k++)
-        listed |= layouts[k].format == raw[r];
+      for (guint k = 0; k < ref_n_layouts; k++)
+        listed |= ref_layouts[k].format == raw[r];
       fail_unless (sn_preprocess_format_supported (raw[r]) == listed, "%s",
           gst_video_format_to_string (raw[r]));
     }
@@ -1186,8 +921,8 @@ GST_START_TEST (test_strides_per_frame)
 {
   GRand *rand = g_rand_new_with_seed (3);
 
-  for (guint l = 0; l < N_LAYOUTS; l++) {
-    GstVideoInfo info = video_info (layouts[l].format, 77, 51), exact, padded;
+  for (guint l = 0; l < ref_n_layouts; l++) {
+    GstVideoInfo info = video_info (ref_layouts[l].format, 77, 51), exact, padded;
     SnPreprocessConfig c = ref_configs[0];
     GstBuffer *a = make_buffer (&info, STRIDE_EXACT, &exact);
     GstBuffer *b = make_buffer (&info, STRIDE_PADDED, &padded);
@@ -1204,7 +939,7 @@ GST_START_TEST (test_strides_per_frame)
     sn_preprocessor_run (pre, &fa, ta);
     sn_preprocessor_run (pre, &fb, tb);
     fail_unless (memcmp (ta, tb, sizeof (float) * tensor_len (&c)) == 0,
-        "%s", gst_video_format_to_string (layouts[l].format));
+        "%s", gst_video_format_to_string (ref_layouts[l].format));
     gst_video_frame_unmap (&fa);
     gst_video_frame_unmap (&fb);
     gst_buffer_unref (a);
@@ -1305,13 +1040,13 @@ GST_START_TEST (test_regions_vs_reference)
   for (guint s = 0; s < G_N_ELEMENTS (isa_modes); s++) {
     if (!use_isa (isa_modes[s]))
       continue;
-    for (guint f = 0; f < N_LAYOUTS; f++) {
+    for (guint f = 0; f < ref_n_layouts; f++) {
       for (guint z = 0; z < G_N_ELEMENTS (sizes); z++) {
-        GstVideoInfo info = video_info (layouts[f].format, sizes[z][0],
+        GstVideoInfo info = video_info (ref_layouts[f].format, sizes[z][0],
             sizes[z][1]), lay;
         StrideKind st = z == 0 ? STRIDE_EXACT : STRIDE_PADDED;
         GstBuffer *buf = make_buffer (&info, st, &lay);
-        RefMatrix m = ref_matrix (&layouts[f], &info.colorimetry);
+        RefMatrix m = ref_matrix (&ref_layouts[f], &info.colorimetry);
         GstVideoRectangle regions[16];
         int n = test_regions (sizes[z][0], sizes[z][1], regions);
         GstVideoFrame frame;
@@ -1319,7 +1054,7 @@ GST_START_TEST (test_regions_vs_reference)
 
         fill_random (buf, rand);
         fail_unless (gst_video_frame_map (&frame, &lay, buf, GST_MAP_READ));
-        img = ref_rgb_image (&frame, &layouts[f], &m);
+        img = ref_rgb_image (&frame, &ref_layouts[f], &m);
         for (guint c = 0; c < G_N_ELEMENTS (ref_configs); c++) {
           const SnPreprocessConfig *cfg = &ref_configs[c];
           const gsize len = tensor_len (cfg);
@@ -1338,7 +1073,7 @@ GST_START_TEST (test_regions_vs_reference)
           }
           fail_unless (memcmp (got[0], got[1], sizeof (float) * len * n) == 0,
               "%s: regions on 3 threads differ from 1",
-              gst_video_format_to_string (layouts[f].format));
+              gst_video_format_to_string (ref_layouts[f].format));
           for (int i = 0; i < n; i++, cases++) {
             gsize at;
             double d;
@@ -1349,7 +1084,7 @@ GST_START_TEST (test_regions_vs_reference)
             fail_unless (d <= tolerance (cfg, REF_TOL_LEVELS),
                 "%s %dx%d region (%d,%d %dx%d) config %u isa %s: value %"
                 G_GSIZE_FORMAT " is %g, reference %g",
-                gst_video_format_to_string (layouts[f].format), sizes[z][0],
+                gst_video_format_to_string (ref_layouts[f].format), sizes[z][0],
                 sizes[z][1], regions[i].x, regions[i].y, regions[i].w,
                 regions[i].h, c, isa_modes[s], at, got[0][len * i + at],
                 want[at]);
