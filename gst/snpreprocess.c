@@ -153,30 +153,31 @@ struct _SnKernels
       const SnRows3 * b, float wy, int n, float *const *o);
 };
 
+/* The formats of SN_PREPROCESS_FORMATS (the pad templates' list: the one
+ * place they are named), parsed once. */
 gboolean
 sn_preprocess_format_supported (GstVideoFormat format)
 {
-  switch (format) {
-    case GST_VIDEO_FORMAT_I420:
-    case GST_VIDEO_FORMAT_NV12:
-    case GST_VIDEO_FORMAT_NV21:
-    case GST_VIDEO_FORMAT_YUY2:
-    case GST_VIDEO_FORMAT_UYVY:
-    case GST_VIDEO_FORMAT_RGB:
-    case GST_VIDEO_FORMAT_BGR:
-    case GST_VIDEO_FORMAT_RGBA:
-    case GST_VIDEO_FORMAT_BGRA:
-    case GST_VIDEO_FORMAT_RGBx:
-    case GST_VIDEO_FORMAT_BGRx:
-    case GST_VIDEO_FORMAT_xRGB:
-    case GST_VIDEO_FORMAT_xBGR:
-    case GST_VIDEO_FORMAT_ARGB:
-    case GST_VIDEO_FORMAT_ABGR:
-    case GST_VIDEO_FORMAT_GRAY8:
-      return TRUE;
-    default:
-      return FALSE;
+  static gsize once = 0;
+  static GstVideoFormat supported[64];
+  static guint n_supported;
+
+  if (g_once_init_enter (&once)) {
+    GstCaps *caps = gst_caps_from_string (SN_PREPROCESS_VIDEO_CAPS);
+    const GValue *list = gst_structure_get_value (gst_caps_get_structure (caps,
+            0), "format");
+
+    for (guint i = 0; i < gst_value_list_get_size (list)
+        && n_supported < G_N_ELEMENTS (supported); i++)
+      supported[n_supported++] = gst_video_format_from_string
+          (g_value_get_string (gst_value_list_get_value (list, i)));
+    gst_caps_unref (caps);
+    g_once_init_leave (&once, 1);
   }
+  for (guint i = 0; i < n_supported; i++)
+    if (supported[i] == format && format != GST_VIDEO_FORMAT_UNKNOWN)
+      return TRUE;
+  return FALSE;
 }
 
 /* ------------------------------------------------------------------ */

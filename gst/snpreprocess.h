@@ -70,8 +70,9 @@
 
 G_BEGIN_DECLS
 
-/* The raw formats sn_preprocessor_run () reads, in the element's pad
- * templates. Keep in sync with sn_preprocess_format_supported (). */
+/* The raw formats sn_preprocessor_run () reads: the one list, in the
+ * element's pad templates and behind sn_preprocess_format_supported ();
+ * the tests read it from the templates. */
 #define SN_PREPROCESS_FORMATS \
   "{ I420, NV12, NV21, YUY2, UYVY, RGB, BGR, RGBA, BGRA, RGBx, BGRx, " \
   "xRGB, xBGR, ARGB, ABGR, GRAY8 }"

@@ -1,7 +1,7 @@
 /* fuzz_preprocess.c - libFuzzer target for gst/snpreprocess.c.
  *
- * The input bytes choose a raw format (the 16 supported ones and a few the
- * preprocessor must refuse), a frame of 1..64 x 1..64 pixels, its plane
+ * The input bytes choose a raw format (those SN_PREPROCESS_FORMATS lists
+ * and a few the preprocessor must refuse), a frame of 1..64 x 1..64 pixels, its plane
  * padding and stride alignment (gst_video_info_align (), as decoders lay
  * frames out), colorimetry, interlace mode and the whole
  * SnPreprocessConfig; the rest of the bytes are the pixels. Checked besides
@@ -31,17 +31,29 @@
 
 #include "snpreprocess.h"
 
-static const GstVideoFormat formats[] = {
-  GST_VIDEO_FORMAT_I420, GST_VIDEO_FORMAT_NV12, GST_VIDEO_FORMAT_NV21,
-  GST_VIDEO_FORMAT_YUY2, GST_VIDEO_FORMAT_UYVY, GST_VIDEO_FORMAT_RGB,
-  GST_VIDEO_FORMAT_BGR, GST_VIDEO_FORMAT_RGBA, GST_VIDEO_FORMAT_BGRA,
-  GST_VIDEO_FORMAT_RGBx, GST_VIDEO_FORMAT_BGRx, GST_VIDEO_FORMAT_xRGB,
-  GST_VIDEO_FORMAT_xBGR, GST_VIDEO_FORMAT_ARGB, GST_VIDEO_FORMAT_ABGR,
-  GST_VIDEO_FORMAT_GRAY8,
-  /* must be refused */
+/* The formats the preprocessor reads (SN_PREPROCESS_FORMATS, filled in at
+ * start) and some it must refuse. */
+static GstVideoFormat formats[64];
+static guint n_formats;
+static const GstVideoFormat refused[] = {
   GST_VIDEO_FORMAT_NV16, GST_VIDEO_FORMAT_Y444, GST_VIDEO_FORMAT_RGB16,
   GST_VIDEO_FORMAT_I420_10LE,
 };
+
+static void
+list_formats (void)
+{
+  GstCaps *caps = gst_caps_from_string (SN_PREPROCESS_VIDEO_CAPS);
+  const GValue *list = gst_structure_get_value (gst_caps_get_structure (caps,
+          0), "format");
+
+  for (guint i = 0; i < gst_value_list_get_size (list); i++)
+    formats[n_formats++] = gst_video_format_from_string (g_value_get_string
+        (gst_value_list_get_value (list, i)));
+  gst_caps_unref (caps);
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    formats[n_formats++] = refused[i];
+}
 
 /* Normalization values worth trying; a selector byte past the table takes
  * the next four input bytes as raw float bits (NaN, inf, denormals). */
@@ -110,7 +122,7 @@ take_config (Reader * r, SnPreprocessConfig * c)
 static gboolean
 take_layout (Reader * r, GstVideoInfo * info, GstVideoInfo * laid)
 {
-  GstVideoFormat fmt = formats[take_byte (r) % G_N_ELEMENTS (formats)];
+  GstVideoFormat fmt = formats[take_byte (r) % n_formats];
   int w = 1 + take_byte (r) % 64, h = 1 + take_byte (r) % 64;
   uint8_t il = take_byte (r), col = take_byte (r), pad = take_byte (r);
   uint8_t align = take_byte (r);
@@ -270,6 +282,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL
       | G_LOG_LEVEL_WARNING);
   gst_init (NULL, NULL);
+  list_formats ();
   return 0;
 }
 

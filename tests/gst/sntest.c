@@ -214,6 +214,42 @@ snt_reference (const gchar * model_path, GstSample * rgb, const SntPre * pre,
   return k;
 }
 
+const gchar *const *
+snt_element_formats (guint * n)
+{
+  static gchar **formats = NULL;
+
+  if (formats == NULL) {
+    GstElementFactory *f = gst_element_factory_find ("shufflenet");
+    GPtrArray *names = g_ptr_array_new ();
+
+    if (f == NULL)              /* called when suites are made: no check */
+      g_error ("no shufflenet element (GST_PLUGIN_PATH?)");
+    for (const GList * t = gst_element_factory_get_static_pad_templates (f);
+        t != NULL; t = t->next) {
+      const GstStaticPadTemplate *tpl = t->data;
+      GstCaps *caps;
+      const GValue *list;
+
+      if (tpl->direction != GST_PAD_SINK)
+        continue;
+      caps = gst_static_caps_get ((GstStaticCaps *) & tpl->static_caps);
+      list = gst_structure_get_value (gst_caps_get_structure (caps, 0),
+          "format");
+      for (guint i = 0; GST_VALUE_HOLDS_LIST (list)
+          && i < gst_value_list_get_size (list); i++)
+        g_ptr_array_add (names, g_value_dup_string (gst_value_list_get_value
+                (list, i)));
+      gst_caps_unref (caps);
+    }
+    g_ptr_array_add (names, NULL);
+    formats = (gchar **) g_ptr_array_free (names, FALSE);
+    gst_object_unref (f);
+  }
+  *n = g_strv_length (formats);
+  return (const gchar * const *) formats;
+}
+
 GstElement *
 snt_element_new (const gchar * model, GstBus ** bus)
 {

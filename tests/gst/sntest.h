@@ -71,6 +71,11 @@ gint snt_engine_probs (const gchar * model_path, const float *tensor,
 gint snt_reference (const gchar * model_path, GstSample * rgb,
     const SntPre * pre, float **probs);
 
+/* The raw formats the element takes (@n of them), read from its sink pad
+ * template: the tests' list of formats. May run outside a test (when the
+ * suite is made): fails with g_error. */
+const gchar *const *snt_element_formats (guint * n);
+
 /* A shufflenet element (a full reference, not floating) with
  * model=@model threads=1 and, when @bus is not NULL, a bus of its own. */
 GstElement *snt_element_new (const gchar * model, GstBus ** bus);
