@@ -24,6 +24,8 @@
 #   --top-k N        classes per frame, written and drawn (default 3)
 #   --interval N     classify every Nth frame; the others reuse the last
 #                    result, marked stale (default 1)
+#   --smoothing N    draw and write the moving average over about N frames
+#                    (shufflenet smoothing=N: labels that hold still; 0 off)
 #   --model FILE     ONNX model (default: the element's default model)
 #   --position P     corner of the labels: top-left, top-right, bottom-left,
 #                    bottom-right (default top-left)
@@ -36,10 +38,10 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 usage () {
-  sed -n '2,33p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
 }
 
-jsonl="" top_k=3 interval=1 model="" position=top-left print=0 build=""
+jsonl="" top_k=3 interval=1 smoothing=0 model="" position=top-left print=0 build=""
 keep_audio=1
 args=()
 while [ $# -gt 0 ]; do
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --jsonl) sn_need_value "$1" $#; jsonl=$2; shift 2 ;;
     --top-k) sn_need_value "$1" $#; top_k=$2; shift 2 ;;
     --interval) sn_need_value "$1" $#; interval=$2; shift 2 ;;
+    --smoothing) sn_need_value "$1" $#; smoothing=$2; shift 2 ;;
     --model) sn_need_value "$1" $#; model=$2; shift 2 ;;
     --position) sn_need_value "$1" $#; position=$2; shift 2 ;;
     --no-audio) keep_audio=0; shift ;;
@@ -66,6 +69,7 @@ sn_video_encoder "$output" >/dev/null || sn_die "cannot tell the format of" \
   "'$output' from its extension: use $sn_out_extensions"
 [[ "$top_k" =~ ^[1-9][0-9]*$ ]] || sn_die "--top-k wants a positive integer, not '$top_k'"
 [[ "$interval" =~ ^[1-9][0-9]*$ ]] || sn_die "--interval wants a positive integer, not '$interval'"
+[[ "$smoothing" =~ ^[0-9]+$ ]] || sn_die "--smoothing wants a number of frames, not '$smoothing'"
 [ -n "$jsonl" ] || jsonl=${output%.*}.jsonl
 if [ "$jsonl" = "$output" ] || [ "$jsonl" = "$input" ]; then
   sn_die "the sidecar would overwrite '$jsonl'"
@@ -87,6 +91,7 @@ read -ra venc <<<"$(sn_video_encoder "$output")"
 [[ "$probe" != *container=video/x-msvideo* ]] || venc=(videorate ! "${venc[@]}")
 read -ra mux <<<"$(sn_muxer "$output")"
 classify=(shufflenet "top-k=$top_k" "interval=$interval")
+[ "$smoothing" = 0 ] || classify+=("smoothing=$smoothing")
 [ -z "$model" ] || classify+=("model=$model")
 video=(videoconvert ! "${classify[@]}" ! shufflenetjson "location=$jsonl"
   ! shufflenetoverlay "position=$position" "top-k=$top_k" ! videoconvert
