@@ -11,6 +11,18 @@
 #include <math.h>
 #include <string.h>
 
+#ifdef HAVE_VALGRIND_H
+#include <valgrind/valgrind.h>
+#else
+#define RUNNING_ON_VALGRIND 0
+#endif
+
+gboolean
+ref_under_valgrind (void)
+{
+  return RUNNING_ON_VALGRIND != 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Source pixel -> float RGB                                           */
 

@@ -70,6 +70,12 @@ void ref_tensor_region (const double *frame_img, int fw, int fh,
 void ref_tensor (const GstVideoFrame * f, const RefLayout * l,
     const RefMatrix * m, const SnPreprocessConfig * c, float *out);
 
+/* TRUE under valgrind (tests/run.sh's memcheck pass): tests then run every
+ * code path but leave out what only checks numbers against this reference
+ * (pass 1 and the ASan pass check them), which valgrind makes 50-100x
+ * slower. */
+gboolean ref_under_valgrind (void);
+
 G_END_DECLS
 
 #endif /* __SN_REF_PRE_H__ */

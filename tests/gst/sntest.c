@@ -182,6 +182,19 @@ snt_preprocess_rgb (GstSample * rgb, const SntPre * p, float *out)
 }
 
 gint
+snt_engine_num_classes (const gchar * model_path)
+{
+  sn_model *model = NULL;
+  sn_error err;
+  gint k;
+
+  fail_unless_equals_int (sn_model_load_file (model_path, &model, &err), SN_OK);
+  k = sn_model_num_classes (model);
+  sn_model_free (model);
+  return k;
+}
+
+gint
 snt_engine_probs (const gchar * model_path, const float *tensor, float **probs)
 {
   sn_model *model = NULL;

@@ -62,6 +62,9 @@ void snt_pre_from_model (SntPre * pre, const gchar * model_path);
  * 3 x out_h x out_w (or out_h x out_w x 3), in double precision. */
 void snt_preprocess_rgb (GstSample * rgb, const SntPre * pre, float *out);
 
+/* The number of classes of @model_path. */
+gint snt_engine_num_classes (const gchar * model_path);
+
 /* The engine run directly on @tensor: K probabilities (softmax unless the
  * model ends in Softmax). Returns K; *probs is g_free'd by the caller. */
 gint snt_engine_probs (const gchar * model_path, const float *tensor,

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "gstshufflenetmeta.h"
+#include "refpre.h"
 #include "sntest.h"
 
 /* Probabilities of a result as a K vector (classes not listed: -1). */
@@ -104,7 +105,8 @@ static guint n_formats;
  * run on the reference preprocessing of the same frame. The reference reads
  * the frame converted back to RGB by videoconvert: for RGB-family formats
  * those are the very bytes the element read; for YUV formats videoconvert
- * interpolates chroma where the element replicates it (tolerances above). */
+ * interpolates chroma where the element replicates it (tolerances above).
+ * Under valgrind only the element runs (ref_under_valgrind ()). */
 static void
 check_format (const gchar * format, gint width, gint height)
 {
@@ -122,6 +124,12 @@ check_format (const gchar * format, gint width, gint height)
   SntPre pre;
 
   snt_pre_from_model (&pre, model);
+  if (ref_under_valgrind ()) {
+    got = element_probs (snt_element_new (model, NULL), frame,
+        snt_engine_num_classes (model));
+    g_free (got);
+    goto done;
+  }
   k = snt_reference (model, back, &pre, &ref);
   got = element_probs (snt_element_new (model, NULL), frame, k);
   top_ref = snt_argmax (ref, k);
@@ -141,6 +149,7 @@ check_format (const gchar * format, gint width, gint height)
         format, top_got);
   g_free (ref);
   g_free (got);
+done:
   gst_sample_unref (back);
   gst_sample_unref (frame);
   gst_sample_unref (rgb);
@@ -148,9 +157,11 @@ check_format (const gchar * format, gint width, gint height)
   g_free (model);
 }
 
+/* Under valgrind the odd sizes alone (every format's path runs there). */
 GST_START_TEST (test_format_even_size)
 {
-  check_format (formats[__i__], 384, 288);
+  if (!ref_under_valgrind ())
+    check_format (formats[__i__], 384, 288);
 }
 
 GST_END_TEST;
