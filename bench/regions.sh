@@ -42,8 +42,10 @@ cflags=(-O2 -std=gnu11 -Wall -Wextra -Wno-unused-parameter)
 cc "${cflags[@]}" "$here/roi_bench.c" -o "$out/roi_bench" \
   $(pkg-config --cflags --libs gstreamer-1.0 gstreamer-video-1.0 gstreamer-app-1.0)
 # shellcheck disable=SC2046
-cc "${cflags[@]}" -I"$root/gst" "$here/pre_bench.c" "$build/gst/libsnpreprocess.a" \
-  $(pkg-config --cflags --libs gstreamer-video-1.0) -fopenmp -lm -o "$out/pre_bench"
+cc "${cflags[@]}" -I"$root/gst" -I"$root/engine" "$here/pre_bench.c" \
+  "$build/gst/libsnpreprocess.a" "$build/engine/libshufflenet-engine.a" \
+  $(pkg-config --cflags --libs gstreamer-video-1.0) -fopenmp -lprotobuf-c -lm \
+  -o "$out/pre_bench"
 
 export GST_PLUGIN_PATH=$build/gst
 export SN_BENCH_PHOTO
@@ -55,9 +57,9 @@ echo "regions.sh: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)," \
   "$threads threads, $(basename "$model"), $rounds rounds; raw lines in $log" >&2
 for round in $(seq "$rounds"); do
   for r in 1 4 16; do
-    "$out/roi_bench" --regions "$r" --frames 20 --threads "$threads" \
+    "$out/roi_bench" --regions "$r" --frames 60 --threads "$threads" \
       --model "$model" >> "$log"
-    "$out/roi_bench" --regions "$r" --frames 20 --threads "$threads" \
+    "$out/roi_bench" --regions "$r" --frames 60 --threads "$threads" \
       --model "$model" --one-at-a-time >> "$log"
     "$out/pre_bench" --runs 50 --threads "$threads" --regions "$r" I420 \
       | grep ' crop ' >> "$log"

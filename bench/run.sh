@@ -115,11 +115,15 @@ elif ! pkg-config --exists gstreamer-video-1.0; then
     bench_args+=(--pre-skip-reason
         "gstreamer-video-1.0 development files missing")
 else
-    if stale "$pre" "$here/pre_bench.c" "$pre_lib" \
+    if stale "$pre" "$here/pre_bench.c" "$pre_lib" "$engine_lib" \
             "$root/gst/snpreprocess.h"; then
         # shellcheck disable=SC2046 # pkg-config output is a list of flags
-        "$cc" "${cflags[@]}" -I"$root/gst" "$here/pre_bench.c" "$pre_lib" \
-            $(pkg-config --cflags --libs gstreamer-video-1.0) -fopenmp -lm -o "$pre" \
+        # the engine for its ISA decision (sn_isa_name), which the
+        # preprocessing follows
+        "$cc" "${cflags[@]}" -I"$root/gst" -I"$root/engine" \
+            "$here/pre_bench.c" "$pre_lib" "$engine_lib" \
+            $(pkg-config --cflags --libs gstreamer-video-1.0) -fopenmp \
+            -lprotobuf-c -lm -o "$pre" \
             || die "cannot build pre_bench against $pre_lib"
     fi
     bench_args+=(--pre-bench "$pre")
