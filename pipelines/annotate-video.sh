@@ -85,10 +85,7 @@ audio=0
   && [ $keep_audio = 1 ] && audio=1
 
 read -ra venc <<<"$(sn_video_encoder "$output")"
-# AVI has a constant frame rate by design, and MPEG-4 in AVI with packed
-# B-frames decodes to repeated timestamps (opencv-doc's Megamind.avi), which
-# mp4mux refuses: videorate puts every frame back in its slot.
-[[ "$probe" != *container=video/x-msvideo* ]] || venc=(videorate ! "${venc[@]}")
+! sn_needs_retiming "$probe" || venc=(videorate ! "${venc[@]}")
 read -ra mux <<<"$(sn_muxer "$output")"
 classify=(shufflenet "top-k=$top_k" "interval=$interval")
 [ "$smoothing" = 0 ] || classify+=("smoothing=$smoothing")

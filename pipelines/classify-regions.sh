@@ -10,8 +10,10 @@
 # Usage: pipelines/classify-regions.sh [OPTIONS] INPUT OUTPUT
 #
 # INPUT is a video file or a photo (.png/.jpg: classified as one frame, or
-# as --frames frames). OUTPUT's extension picks the encoder: .png (one
-# frame), .webm or .mkv (VP8), .ogv (Theora), .avi (Motion JPEG).
+# as --frames frames). OUTPUT's extension picks the writer: .png (one
+# frame), .mp4 and .mkv (H.264), .webm (VP8), .ogv (Theora), .avi (Motion
+# JPEG). A video nothing installed decodes fails at once naming the package
+# to install; a truncated one ends with an error, its results kept.
 # The detector is GStreamer's facedetect (gstreamer1.0-opencv, cascades from
 # opencv-data), which attaches a GstVideoRegionOfInterestMeta "face" per
 # face; --cascade takes another OpenCV Haar cascade (e.g.
@@ -74,7 +76,7 @@ done
 case "${output,,}" in
   *.png) encoder="pngenc" ;;
   *) encoder=$(sn_encoder "$output") || sn_die "cannot tell the format of" \
-       "'$output' from its extension: use .png, .webm, .mkv, .ogv or .avi" ;;
+       "'$output' from its extension: use .png, $sn_out_extensions" ;;
 esac
 if [ -z "$cascade" ]; then
   cascade=/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml
@@ -91,14 +93,20 @@ sn_use_plugin "$build"
 gst-inspect-1.0 facedetect >/dev/null 2>&1 || sn_die "the facedetect" \
   "element is missing (apt-get install gstreamer1.0-opencv opencv-data)"
 
-# A photo becomes --frames frames; a video is decoded as it is.
+# A photo becomes --frames frames; a video is decoded as it is, once
+# sn-launch.py has found what it holds (or why nothing decodes it).
 source=(filesrc "location=$input" ! decodebin ! videoconvert)
+probe="" watch=()
 case "${input,,}" in
   *.png | *.jpg | *.jpeg) source+=(! imagefreeze "num-buffers=$frames"
                                    ! videoconvert) ;;
+  *) probe=$(/usr/bin/python3 "$sn_repo/pipelines/sn-launch.py" \
+       --prog "$sn_prog" --probe "$input") || exit 1
+     watch=(--check-complete "$input") ;;
 esac
 read -ra encoder <<<"$encoder"
 [[ "${output,,}" != *.png ]] || encoder+=("snapshot=true")
+! sn_needs_retiming "$probe" || encoder=(videorate ! "${encoder[@]}")
 classify=(shufflenet inference-region=roi-list "top-k=$top_k"
           "min-roi-size=$min_size" "max-rois=$max_rois")
 [ -z "$object_class" ] || classify+=("object-class=$object_class")
@@ -106,7 +114,7 @@ classify=(shufflenet inference-region=roi-list "top-k=$top_k"
 # facedetect draws nothing (display=false) and reports each frame; OpenCV
 # prints an error for each of its optional nose/mouth/eye cascades that
 # opencv-data lacks: harmless, those parts are simply not detected.
-sn_run_launch -q "${source[@]}" ! video/x-raw,format=RGB \
+sn_run_watched -q "${watch[@]}" -- "${source[@]}" ! video/x-raw,format=RGB \
   ! facedetect display=false updates=every_frame "profile=$cascade" \
     "min-size-width=$min_size" "min-size-height=$min_size" \
   ! "${classify[@]}" ! shufflenetjson "location=$jsonl" \

@@ -91,6 +91,14 @@ sn_encoder () {
   v=$(sn_video_encoder "$1") && m=$(sn_muxer "$1") || return 1
   echo "$v ! $m"
 }
+# sn_needs_retiming PROBE: whether decoded frames of the input that
+# sn-launch.py --probe described need videorate before an encoder. AVI has
+# a constant frame rate by design, and MPEG-4 in AVI with packed B-frames
+# decodes to repeated or missing timestamps (opencv-doc's Megamind.avi),
+# which mp4mux refuses: videorate puts every frame back in its slot.
+sn_needs_retiming () {
+  [[ "$1" == *container=video/x-msvideo* ]]
+}
 sn_out_extensions=".mp4, .mkv (H.264), .webm (VP8), .ogv (Theora) or .avi (Motion JPEG)"
 
 # sn_quote ARG...: the arguments as one shell-readable line.

@@ -138,6 +138,24 @@ def decode_frames(path, caps="video/x-raw,format=RGB"):
     return pull_all(pipeline)
 
 
+def count_frames(path):
+    """Frames a file decodes to (without copying them to Python)."""
+    pipeline = Gst.parse_launch("filesrc name=src ! decodebin ! video/x-raw "
+                                "! fakesink name=sink")
+    pipeline.get_by_name("src").set_property("location", path)
+    n = [0]
+    pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
+        Gst.PadProbeType.BUFFER, lambda p, i: n.__setitem__(0, n[0] + 1)
+        or Gst.PadProbeReturn.OK)
+    pipeline.set_state(Gst.State.PLAYING)
+    msg = pipeline.get_bus().timed_pop_filtered(
+        60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    pipeline.set_state(Gst.State.NULL)
+    check(msg is not None and msg.type == Gst.MessageType.EOS,
+             f"{path} does not decode to its end")
+    return n[0]
+
+
 def pull_all(pipeline, sink_name="sink"):
     """Plays a pipeline ending in an appsink to EOS; its frames as
     (pts, bytes, width, height, buffer)."""

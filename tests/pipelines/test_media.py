@@ -111,24 +111,6 @@ def test_h264_mp4(tmp):
     return clip
 
 
-def count_frames(path):
-    """Frames a file decodes to (without copying them to Python)."""
-    pipeline = Gst.parse_launch("filesrc name=src ! decodebin ! video/x-raw "
-                                "! fakesink name=sink")
-    pipeline.get_by_name("src").set_property("location", path)
-    n = [0]
-    pipeline.get_by_name("sink").get_static_pad("sink").add_probe(
-        Gst.PadProbeType.BUFFER, lambda p, i: n.__setitem__(0, n[0] + 1)
-        or Gst.PadProbeReturn.OK)
-    pipeline.set_state(Gst.State.PLAYING)
-    msg = pipeline.get_bus().timed_pop_filtered(
-        60 * Gst.SECOND, Gst.MessageType.EOS | Gst.MessageType.ERROR)
-    pipeline.set_state(Gst.State.NULL)
-    pt.check(msg is not None and msg.type == Gst.MessageType.EOS,
-             f"{path} does not decode to its end")
-    return n[0]
-
-
 def test_mpeg4_avi(tmp):
     if pt.UNDER_ASAN:
         # 270 frames of 720x528 decoded, classified and encoded take ~50 s
@@ -145,7 +127,7 @@ def test_mpeg4_avi(tmp):
              f"Megamind: {len(lines)} sidecar lines")
     for r in lines:
         pt.check_result(r, K, f"Megamind frame {r['frame']}")
-    pt.check(count_frames(out) == 270, "Megamind: output frames")
+    pt.check(pt.count_frames(out) == 270, "Megamind: output frames")
     pt.check(probe(out) == (1, 1), "Megamind: the audio was not kept")
     print(f"ok: Megamind.avi (MPEG-4 ASP, AC-3) -> .mp4 (H.264, AAC): 270 "
           f"frames, audio kept (annotated in {took:.1f} s)")
@@ -300,6 +282,10 @@ def test_unknown_codec(tmp):
     fails_fast("annotate-video.sh, codec tag SNXX",
                [pt.script("annotate-video.sh"), "--build", ARGS.build, photos,
                 f"{tmp}/x.webm"], None, "codec tag 'SNXX'",
+               "knows no Debian package")
+    fails_fast("classify-regions.sh, codec tag SNXX",
+               [pt.script("classify-regions.sh"), "--build", ARGS.build,
+                photos, f"{tmp}/y.webm"], None, "codec tag 'SNXX'",
                "knows no Debian package")
 
 

@@ -12,11 +12,14 @@
   side are an Egyptian cat and an espresso;
 - pipelines/classify-regions.sh on the photo (PNG out) and on a clip
   (WebM out): a JSON line per frame with the face object, its box drawn
-  by shufflenetoverlay (also after a videoscale, at the scaled place).
+  by shufflenetoverlay (also after a videoscale, at the scaled place); on
+  opencv-doc's Megamind.avi (MPEG-4 AVI -> H.264 MP4), whole and cut in
+  half.
 
 Usage: test_regions.py --build BUILD_ROOT [--stamp MODELS_STAMP.json]
 """
 import json
+import os
 
 import gi
 
@@ -196,6 +199,44 @@ def test_script_clip(tmp):
     print("ok: classify-regions.sh clip: 4 frames, the face object on each")
 
 
+def test_script_real_video(tmp):
+    """classify-regions.sh on a film trailer Debian ships (MPEG-4 in AVI,
+    whose decoded frames repeat timestamps): an H.264 MP4 of every frame
+    with faces found and classified, and the same file cut in half ends
+    with an error that names the truncation and keeps its frames'
+    results."""
+    if pt.UNDER_ASAN:
+        print("skipped under ASan: Megamind.avi (about a minute there)")
+        return
+    pt.check(os.path.isfile(pt.MEGAMIND), f"{pt.MEGAMIND} missing: "
+             "apt-get install opencv-doc (tools/debian-packages.txt)")
+    out = f"{tmp}/megamind.mp4"
+    pt.run([pt.script("classify-regions.sh"), "--build", ARGS.build,
+            pt.MEGAMIND, out])
+    lines = pt.read_jsonl(f"{tmp}/megamind.jsonl")
+    pt.check([r["frame"] for r in lines] == list(range(270)),
+             f"{len(lines)} lines for Megamind.avi's 270 frames")
+    objects = [o for r in lines for o in r["objects"]]
+    pt.check(len(objects) >= 100 and all(
+        len(o["classes"]) == 3 and o["x"] + o["w"] <= 720
+        and o["y"] + o["h"] <= 528 for o in objects),
+        f"{len(objects)} objects: {objects[:3]}")
+    pt.check(pt.count_frames(out) == 270, f"{out}: not 270 frames")
+
+    half = f"{tmp}/megamind-cut.avi"
+    with open(pt.MEGAMIND, "rb") as f, open(half, "wb") as g:
+        g.write(f.read(os.path.getsize(pt.MEGAMIND) // 2))
+    held = len(pt.decode_frames(half, "video/x-raw,format=GRAY8"))
+    p = pt.run([pt.script("classify-regions.sh"), "--build", ARGS.build,
+                half, f"{tmp}/cut.webm"], expect=1)
+    pt.check("truncated" in p.stderr, p.stderr)
+    cut = pt.read_jsonl(f"{tmp}/cut.jsonl")
+    pt.check(0 < held == len(cut), f"{len(cut)} lines for {held} frames")
+    print(f"ok: classify-regions.sh Megamind.avi -> .mp4: 270 frames, "
+          f"{len(objects)} objects; cut in half: exit 1, {held} frames' "
+          "results kept")
+
+
 def test_overlay_after_videoscale(tmp):
     """The boxes refer to the frame shufflenet saw; the overlay scales
     them to the frame it draws on."""
@@ -218,6 +259,7 @@ def main():
     test_app_regions()
     test_script_photo(tmp)
     test_script_clip(tmp)
+    test_script_real_video(tmp)
     test_overlay_after_videoscale(tmp)
 
 
