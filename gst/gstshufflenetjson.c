@@ -14,11 +14,12 @@
  * null when unknown; score is the probability):
  * |[
  * {"frame":0,"pts":0,"stream_time":0,"running_time":0,"duration":33333333,
- *  "stale":false,"age":0,"model":"shufflenet_v1_g3_0.5x",
+ *  "stale":false,"age":0,"smoothed":false,"model":"shufflenet_v1_g3_0.5x",
  *  "inference_ms":5.2,"classes":[{"id":285,"label":"Egyptian cat",
  *  "score":0.635}, ...]}
  * ]|
- * (shown wrapped here; each result is one line in the file). A frame on
+ * (shown wrapped here; each result is one line in the file; "smoothed":
+ * the classes are `shufflenet smoothing`'s moving average). A frame on
  * which `shufflenet` fired a class change (change-hold) also has "events",
  * and #GstShuffleNetJson:events-only writes those alone, a line each:
  * |[
@@ -34,7 +35,7 @@
  * |[
  *  ...,"classes":[],"frame_width":512,"frame_height":512,"objects":[{"id":0,
  *  "roi_type":"face","x":175,"y":64,"w":97,"h":97,"stale":false,"age":0,
- *  "classes":[{"id":929,"label":"ice lolly","score":0.041}, ...]}]}
+ *  "smoothed":false,"classes":[{"id":929,"label":"ice lolly","score":0.041}, ...]}]}
  * ]|
  *
  * By default each line is flushed as it is written (a reader following the
@@ -210,6 +211,17 @@ add_classes (JsonBuilder * b, const GstStructure * result)
 }
 
 static void
+add_bool (JsonBuilder * b, const gchar * key, const GstStructure * s,
+    const gchar * field)
+{
+  gboolean v = FALSE;
+
+  gst_structure_get_boolean (s, field, &v);
+  json_builder_set_member_name (b, key);
+  json_builder_add_boolean_value (b, v);
+}
+
+static void
 add_uint (JsonBuilder * b, const gchar * key, const GstStructure * s,
     const gchar * field)
 {
@@ -252,6 +264,7 @@ add_objects (JsonBuilder * b, const GstStructure * result)
     json_builder_add_boolean_value (b, stale);
     json_builder_set_member_name (b, "age");
     json_builder_add_int_value (b, (gint64) age);
+    add_bool (b, "smoothed", roi, "smoothed");
     add_classes (b, roi);
     json_builder_end_object (b);
   }
@@ -382,6 +395,7 @@ result_to_json (const GstStructure * result)
   json_builder_add_boolean_value (b, stale);
   json_builder_set_member_name (b, "age");
   json_builder_add_int_value (b, (gint64) age);
+  add_bool (b, "smoothed", result, "smoothed");
   json_builder_set_member_name (b, "model");
   json_builder_add_string_value (b, gst_structure_get_string (result, "model"));
   json_builder_set_member_name (b, "inference_ms");

@@ -37,9 +37,6 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage () {
-  sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'
-}
 
 jsonl="" top_k=3 interval=1 smoothing=0 model="" position=top-left print=0 build=""
 keep_audio=1
@@ -55,7 +52,7 @@ while [ $# -gt 0 ]; do
     --no-audio) keep_audio=0; shift ;;
     --print) print=1; shift ;;
     --build) sn_need_value "$1" $#; build=$2; shift 2 ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) sn_usage; exit 0 ;;
     -*) sn_die "unknown option '$1' (see --help)" ;;
     *) args+=("$1"); shift ;;
   esac

@@ -51,6 +51,8 @@
 #                     "fakesink sync=true" to show nothing)
 #   --top-k N         classes drawn (default 3)
 #   --interval N      classify every Nth frame (default 1)
+#   --smoothing N     draw and send the moving average over about N
+#                     classified frames (labels that hold still; 0 off)
 #   --model FILE      ONNX model (default: the element's default model)
 #   --report-latency  print the latency statistics at the end
 #   --max-latency MS  exit 1 when a frame's latency exceeded MS milliseconds
@@ -62,12 +64,9 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage () {
-  sed -n '2,61p' "$0" | sed 's/^# \{0,1\}//'
-}
 
 device=/dev/video0 mjpeg=0 test_source=0 fps=30 size=640x480 num_buffers=""
-sink="autovideosink" top_k=3 interval=1 model="" report=0 max_latency=""
+sink="autovideosink" top_k=3 interval=1 smoothing=0 model="" report=0 max_latency=""
 leaky="queue leaky=downstream max-size-buffers=1 max-size-bytes=0 max-size-time=0"
 unbounded="queue max-size-buffers=0 max-size-bytes=0 max-size-time=0"
 queue=$leaky uri="" password_file="" transport=tcp latency=200
@@ -92,12 +91,13 @@ while [ $# -gt 0 ]; do
     --sink) sn_need_value "$1" $#; sink=$2; shift 2 ;;
     --top-k) sn_need_value "$1" $#; top_k=$2; shift 2 ;;
     --interval) sn_need_value "$1" $#; interval=$2; shift 2 ;;
+    --smoothing) sn_need_value "$1" $#; smoothing=$2; shift 2 ;;
     --model) sn_need_value "$1" $#; model=$2; shift 2 ;;
     --report-latency) report=1; shift ;;
     --max-latency) sn_need_value "$1" $#; max_latency=$2; report=1; shift 2 ;;
     --unbounded-queue) queue=$unbounded; shift ;;
     --build) sn_need_value "$1" $#; build=$2; shift 2 ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) sn_usage; exit 0 ;;
     *) sn_die "unknown argument '$1' (see --help)" ;;
   esac
 done
@@ -113,6 +113,8 @@ done
   || sn_die "--max-latency wants milliseconds, not '$max_latency'"
 [[ "$stall_timeout" =~ ^[0-9]+([.][0-9]+)?$ ]] \
   || sn_die "--stall-timeout wants seconds, not '$stall_timeout'"
+[[ "$smoothing" =~ ^[0-9]+$ ]] \
+  || sn_die "--smoothing wants a number of frames, not '$smoothing'"
 case "$transport" in
   tcp | udp) protocols=$transport ;;
   auto) protocols="tcp+udp-mcast+udp" ;;
@@ -187,6 +189,7 @@ fi
 sn_use_plugin "$build"
 
 classify=(shufflenet "top-k=$top_k" "interval=$interval")
+[ "$smoothing" = 0 ] || classify+=("smoothing=$smoothing")
 [ -z "$model" ] || classify+=("model=$model")
 if [ -n "$results" ]; then
   json=(shufflenetjson)

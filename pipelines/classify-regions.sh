@@ -20,7 +20,8 @@
 # haarcascade_fullbody.xml for pedestrians) and --object-class the
 # roi_type names to classify. Sidecar lines (see shufflenetjson):
 #   {"frame":0,...,"objects":[{"id":0,"roi_type":"face","x":175,"y":64,
-#    "w":97,"h":97,"stale":false,"age":0,"classes":[{"id":419,...}]}]}
+#    "w":97,"h":97,"stale":false,"age":0,"smoothed":false,
+#    "classes":[{"id":419,...}]}]}
 #
 # Options:
 #   --jsonl FILE        the sidecar (default: OUTPUT with the extension .jsonl)
@@ -40,9 +41,6 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage () {
-  sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'
-}
 
 jsonl="" cascade="" object_class="" min_size=24 max_rois=64 top_k=3
 frames=1 model="" print=0 build=""
@@ -59,7 +57,7 @@ while [ $# -gt 0 ]; do
     --model) sn_need_value "$1" $#; model=$2; shift 2 ;;
     --print) print=1; shift ;;
     --build) sn_need_value "$1" $#; build=$2; shift 2 ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) sn_usage; exit 0 ;;
     -*) sn_die "unknown option '$1' (see --help)" ;;
     *) args+=("$1"); shift ;;
   esac

@@ -5,6 +5,11 @@
 sn_repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 sn_prog=$(basename "$0")
 
+# sn_usage: the calling script's help, its comment block after the #! line.
+sn_usage () {
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+}
+
 sn_die () {
   echo "$sn_prog: error: $*" >&2
   exit 1

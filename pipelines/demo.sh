@@ -23,9 +23,6 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage () {
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
-}
 
 build=${BUILD_DIR:-build} out="" setup=1
 while [ $# -gt 0 ]; do
@@ -33,7 +30,7 @@ while [ $# -gt 0 ]; do
     --build) sn_need_value "$1" $#; build=$2; shift 2 ;;
     --out) sn_need_value "$1" $#; out=$2; shift 2 ;;
     --skip-setup) setup=0; shift ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) sn_usage; exit 0 ;;
     *) sn_die "unknown argument '$1' (see --help)" ;;
   esac
 done

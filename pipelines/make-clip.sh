@@ -18,9 +18,6 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-usage () {
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
-}
 
 size=320x240 frames=10 fps=10
 args=()
@@ -29,7 +26,7 @@ while [ $# -gt 0 ]; do
     --size) sn_need_value "$1" $#; size=$2; shift 2 ;;
     --frames) sn_need_value "$1" $#; frames=$2; shift 2 ;;
     --fps) sn_need_value "$1" $#; fps=$2; shift 2 ;;
-    -h | --help) usage; exit 0 ;;
+    -h | --help) sn_usage; exit 0 ;;
     -*) sn_die "unknown option '$1' (see --help)" ;;
     *) args+=("$1"); shift ;;
   esac

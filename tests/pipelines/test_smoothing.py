@@ -19,7 +19,7 @@
 - `shufflenetjson events-only=true` on make-clip.sh's clip (cat, coffee,
   motorcycle, 10 frames each): the three changes alone, 3 frames after
   each cut, with the message's fields; without it the frames' lines carry
-  them as "events".
+  them as "events"; lines say "smoothed" true with smoothing=4 alone.
 
 Usage: test_smoothing.py --build BUILD_ROOT [--stamp MODELS_STAMP.json]
 """
@@ -156,14 +156,23 @@ def test_class_filter(photos):
 
 
 def test_json_events(tmp):
-    clip, events, frames = f"{tmp}/clip.avi", f"{tmp}/events.jsonl", \
-        f"{tmp}/frames.jsonl"
+    clip, events, frames, smooth = f"{tmp}/clip.avi", \
+        f"{tmp}/events.jsonl", f"{tmp}/frames.jsonl", f"{tmp}/smooth.jsonl"
     pt.make_clip(["--frames", "10"], clip)
-    for path, extra in ((events, ["events-only=true"]), (frames, [])):
+    for path, element, extra in ((events, [], ["events-only=true"]),
+                                 (frames, [], []),
+                                 (smooth, ["smoothing=4"], [])):
         pt.run(["gst-launch-1.0", "-q", "filesrc", f"location={clip}", "!",
-                "decodebin", "!", "videoconvert", "!", "shufflenet", "!",
-                "shufflenetjson", f"location={path}", *extra, "!",
-                "fakesink"])
+                "decodebin", "!", "videoconvert", "!", "shufflenet",
+                *element, "!", "shufflenetjson", f"location={path}", *extra,
+                "!", "fakesink"])
+    raw, smoothed = pt.read_jsonl(frames), pt.read_jsonl(smooth)
+    pt.check(len(raw) == len(smoothed) == 30
+             and not any(r["smoothed"] for r in raw)
+             and all(r["smoothed"] for r in smoothed)
+             and raw[11]["classes"] != smoothed[11]["classes"],
+             f"the lines' smoothed fields: {[r['smoothed'] for r in raw]} "
+             f"{[r['smoothed'] for r in smoothed]}")
     lines = pt.read_jsonl(events)
     got = [(e["event"], e["pts"] // 100000000, e["from_id"], e["to_id"])
            for e in lines]
@@ -176,7 +185,8 @@ def test_json_events(tmp):
              and lines[1]["held"] == 1000000000, f"{lines}")
     framed = [e for r in pt.read_jsonl(frames) for e in r.get("events", [])]
     pt.check(framed == lines, f"the frames' events {framed} differ")
-    print(f"ok: events-only wrote the 3 changes {[e['to_label'] for e in lines]}")
+    print(f"ok: events-only wrote the 3 changes "
+          f"{[e['to_label'] for e in lines]}; lines say smoothed")
 
 
 def main():
