@@ -232,6 +232,20 @@ add_uint (JsonBuilder * b, const gchar * key, const GstStructure * s,
   json_builder_add_int_value (b, v);
 }
 
+/* "stale", "age" and "smoothed" of a frame's or a region's result. */
+static void
+add_freshness (JsonBuilder * b, const GstStructure * result)
+{
+  guint64 age = 0;
+  gboolean stale = gst_shufflenet_result_is_stale (result, &age);
+
+  json_builder_set_member_name (b, "stale");
+  json_builder_add_boolean_value (b, stale);
+  json_builder_set_member_name (b, "age");
+  json_builder_add_int_value (b, (gint64) age);
+  add_bool (b, "smoothed", result, "smoothed");
+}
+
 /* inference-region=roi-list: the frame size and one object per region. */
 static void
 add_objects (JsonBuilder * b, const GstStructure * result)
@@ -243,12 +257,9 @@ add_objects (JsonBuilder * b, const GstStructure * result)
   for (guint i = 0; i < gst_shufflenet_result_get_n_rois (result); i++) {
     const GstStructure *roi = gst_shufflenet_result_get_roi (result, i);
     gint id = 0;
-    guint64 age = 0;
-    gboolean stale;
 
     if (roi == NULL)
       continue;
-    stale = gst_shufflenet_result_is_stale (roi, &age);
     gst_structure_get_int (roi, "id", &id);
     json_builder_begin_object (b);
     json_builder_set_member_name (b, "id");
@@ -260,11 +271,7 @@ add_objects (JsonBuilder * b, const GstStructure * result)
     add_uint (b, "y", roi, "y");
     add_uint (b, "w", roi, "width");
     add_uint (b, "h", roi, "height");
-    json_builder_set_member_name (b, "stale");
-    json_builder_add_boolean_value (b, stale);
-    json_builder_set_member_name (b, "age");
-    json_builder_add_int_value (b, (gint64) age);
-    add_bool (b, "smoothed", roi, "smoothed");
+    add_freshness (b, roi);
     add_classes (b, roi);
     json_builder_end_object (b);
   }
@@ -378,8 +385,7 @@ result_to_json (const GstStructure * result)
 {
   JsonBuilder *b = json_builder_new ();
   const GValue *events = gst_structure_get_value (result, "events");
-  guint64 frame = 0, age = 0;
-  gboolean stale = gst_shufflenet_result_is_stale (result, &age);
+  guint64 frame = 0;
   gdouble ms = 0.0;
 
   gst_structure_get_uint64 (result, "frame", &frame);
@@ -391,11 +397,7 @@ result_to_json (const GstStructure * result)
   add_time (b, "stream_time", result, "stream-time");
   add_time (b, "running_time", result, "running-time");
   add_time (b, "duration", result, "duration");
-  json_builder_set_member_name (b, "stale");
-  json_builder_add_boolean_value (b, stale);
-  json_builder_set_member_name (b, "age");
-  json_builder_add_int_value (b, (gint64) age);
-  add_bool (b, "smoothed", result, "smoothed");
+  add_freshness (b, result);
   json_builder_set_member_name (b, "model");
   json_builder_add_string_value (b, gst_structure_get_string (result, "model"));
   json_builder_set_member_name (b, "inference_ms");
