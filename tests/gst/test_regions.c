@@ -728,6 +728,56 @@ GST_START_TEST (test_changes_while_flowing)
 
 GST_END_TEST;
 
+static void
+add_across_caps (GstBuffer * b, gint frame_no)
+{
+  add_roi (b, "face", 7, 0, 0, 24, 20);         /* tracked, in both sizes */
+  add_roi (b, "face", 8, 40, 30, 20, 18);       /* in the 64x48 frame only */
+}
+
+/* New caps mid-stream (64x48 -> 32x24) with reclassify-interval=3: the
+ * tracked id's result of the old frames is not reused (it is classified
+ * afresh), a region outside the new frame is skipped, and the boxes and
+ * frame size refer to the new frame. */
+GST_START_TEST (test_regions_across_caps_change)
+{
+  GstSample *frame = small_frame (), *photo = snt_photo ();
+  GstSample *smaller = snt_convert (photo, "NV12", 32, 24);
+  GstHarness *h = region_harness (NULL);
+  GstBuffer *out;
+  gboolean stale;
+  guint w = 0, hh = 0;
+
+  g_object_set (h->element, "reclassify-interval", 3, NULL);
+  out = push_regions (h, frame, add_across_caps, 0);
+  assert_ids (out, "7,8");
+  gst_buffer_unref (out);
+  out = push_regions (h, frame, add_across_caps, 1);
+  fail_unless_equals_uint64 (roi_age (out, 0, &stale), 1);
+  fail_unless (stale, "frame 1: id 7 was not reused before the change");
+  gst_buffer_unref (out);
+
+  gst_harness_set_src_caps_str (h,
+      "video/x-raw,format=NV12,width=32,height=24,framerate=30/1");
+  out = push_regions (h, smaller, add_across_caps, 2);
+  assert_ids (out, "7");
+  fail_unless_equals_uint64 (roi_age (out, 0, &stale), 0);
+  fail_if (stale, "id 7 reused a result of the old caps");
+  fail_unless (roi_param (out, 0) != NULL);
+  fail_unless (gst_structure_get (gst_shufflenet_meta_get_structure (out),
+          "frame-width", G_TYPE_UINT, &w, "frame-height", G_TYPE_UINT, &hh,
+          NULL));
+  fail_unless (w == 32 && hh == 24, "frame %ux%u", w, hh);
+  gst_buffer_unref (out);
+
+  gst_harness_teardown (h);
+  gst_sample_unref (smaller);
+  gst_sample_unref (photo);
+  gst_sample_unref (frame);
+}
+
+GST_END_TEST;
+
 /* A frame scaled by videoscale after shufflenet keeps the regions' results
  * in the meta with the frame size their boxes refer to, while videoscale
  * drops the ROI parameters (the reason "rois" exists) and scales the ROI
@@ -793,6 +843,7 @@ regions_suite (void)
   tcase_add_test (tc, test_thousands_of_regions);
   tcase_add_test (tc, test_changes_while_flowing);
   tcase_add_test (tc, test_rois_survive_videoscale);
+  tcase_add_test (tc, test_regions_across_caps_change);
   return s;
 }
 
