@@ -8,6 +8,7 @@
 #include "gstshufflenet.h"
 #include "gstshufflenetjson.h"
 #include "gstshufflenetoverlay.h"
+#include "gstshufflenettrack.h"
 
 static gboolean
 plugin_init (GstPlugin * plugin)
@@ -17,6 +18,7 @@ plugin_init (GstPlugin * plugin)
   ok |= GST_ELEMENT_REGISTER (shufflenet, plugin);
   ok |= GST_ELEMENT_REGISTER (shufflenetoverlay, plugin);
   ok |= GST_ELEMENT_REGISTER (shufflenetjson, plugin);
+  ok |= GST_ELEMENT_REGISTER (shufflenettrack, plugin);
   return ok;
 }
 

@@ -3,9 +3,12 @@
 # one (inference-region=roi-list), the boxes and labels are drawn and every
 # frame's objects go to a JSON Lines sidecar; one gst-launch-1.0 pipeline:
 #
-#   filesrc ! decodebin ! videoconvert ! facedetect ! shufflenet
-#     inference-region=roi-list ! shufflenetjson ! shufflenetoverlay
-#     ! videoconvert ! ENCODER ! filesink
+#   filesrc ! decodebin ! videoconvert ! facedetect ! shufflenettrack
+#     ! shufflenet inference-region=roi-list ! shufflenetjson
+#     ! shufflenetoverlay ! videoconvert ! ENCODER ! filesink
+#
+# shufflenettrack numbers each object by overlap from frame to frame, so
+# that --reclassify-interval and --smoothing work per object.
 #
 # Usage: pipelines/classify-regions.sh [OPTIONS] INPUT OUTPUT
 #
@@ -33,6 +36,10 @@
 #                       classifier takes, in pixels (default 24)
 #   --max-rois N        at most N objects a frame, the largest (default 64)
 #   --top-k N           classes per object written (default 3)
+#   --reclassify-interval N  classify an object every Nth frame it is
+#                       seen, reusing its result in between (default 1)
+#   --smoothing N       each object's moving average over about N
+#                       classifications (default 0: off)
 #   --frames N          frames made of a photo INPUT (default 1)
 #   --model FILE        ONNX model (default: the element's default model)
 #   --print             print every frame's objects when done
@@ -43,6 +50,7 @@ set -euo pipefail
 
 
 jsonl="" cascade="" object_class="" min_size=24 max_rois=64 top_k=3
+reclassify_interval=1 smoothing=0
 frames=1 model="" print=0 build=""
 args=()
 while [ $# -gt 0 ]; do
@@ -53,6 +61,9 @@ while [ $# -gt 0 ]; do
     --min-size) sn_need_value "$1" $#; min_size=$2; shift 2 ;;
     --max-rois) sn_need_value "$1" $#; max_rois=$2; shift 2 ;;
     --top-k) sn_need_value "$1" $#; top_k=$2; shift 2 ;;
+    --reclassify-interval) sn_need_value "$1" $#; reclassify_interval=$2
+      shift 2 ;;
+    --smoothing) sn_need_value "$1" $#; smoothing=$2; shift 2 ;;
     --frames) sn_need_value "$1" $#; frames=$2; shift 2 ;;
     --model) sn_need_value "$1" $#; model=$2; shift 2 ;;
     --print) print=1; shift ;;
@@ -67,7 +78,9 @@ input=${args[0]} output=${args[1]}
 if [ ! -f "$input" ] || [ ! -r "$input" ]; then
   sn_die "cannot read '$input'"
 fi
-for v in min_size max_rois top_k frames; do
+[[ "$smoothing" =~ ^[0-9]+$ ]] \
+  || sn_die "--smoothing wants a number of frames, not '$smoothing'"
+for v in min_size max_rois top_k frames reclassify_interval; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] \
     || sn_die "--${v//_/-} wants a positive integer, not '${!v}'"
 done
@@ -106,6 +119,7 @@ read -ra encoder <<<"$encoder"
 [[ "${output,,}" != *.png ]] || encoder+=("snapshot=true")
 ! sn_needs_retiming "$probe" || encoder=(videorate ! "${encoder[@]}")
 classify=(shufflenet inference-region=roi-list "top-k=$top_k"
+          "reclassify-interval=$reclassify_interval" "smoothing=$smoothing"
           "min-roi-size=$min_size" "max-rois=$max_rois")
 [ -z "$object_class" ] || classify+=("object-class=$object_class")
 [ -z "$model" ] || classify+=("model=$model")
@@ -115,7 +129,7 @@ classify=(shufflenet inference-region=roi-list "top-k=$top_k"
 sn_run_watched -q "${watch[@]}" -- "${source[@]}" ! video/x-raw,format=RGB \
   ! facedetect display=false updates=every_frame "profile=$cascade" \
     "min-size-width=$min_size" "min-size-height=$min_size" \
-  ! "${classify[@]}" ! shufflenetjson "location=$jsonl" \
+  ! shufflenettrack ! "${classify[@]}" ! shufflenetjson "location=$jsonl" \
   ! videoconvert ! shufflenetoverlay ! videoconvert \
   ! "${encoder[@]}" ! filesink "location=$output" 2> >(grep -v \
     "persistence.cpp.*Can't open file: '.*haarcascade_mcs" >&2)

@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """README.md documents the elements as they are: every property of
-shufflenet, shufflenetjson and shufflenetoverlay that the element itself
+shufflenet, shufflenetjson, shufflenetoverlay and shufflenettrack that
+the element itself
 installs (and the inherited ones the README names) appears in its
 element's section, with the default a new element has and, where the
 README says so, read-only. A property added, renamed or given a new
 default without the README fails here.
 
 The tables (`| `a`, `b` | 1, 2 | meaning |`) give names and defaults
-cell by cell; the overlay's prose gives "`name` (default)". A default
+cell by cell; the overlay's and tracker's prose "`name` (default)". A default
 written as "unset" is a NULL or empty string, "read-only" a property that
 cannot be set, `""` an empty string; enums are compared by nick, colours
 as hexadecimal. Needs only the built plugin (no model).
@@ -27,7 +28,8 @@ from gi.repository import GObject, Gst  # noqa: E402
 # Each element and the heading its section starts with.
 SECTIONS = {"shufflenet": "## The `shufflenet` element",
             "shufflenetjson": "## `shufflenetjson`",
-            "shufflenetoverlay": "## `shufflenetoverlay`"}
+            "shufflenetoverlay": "## `shufflenetoverlay`",
+            "shufflenettrack": "## `shufflenettrack`"}
 
 
 def section(readme, heading):
@@ -95,7 +97,8 @@ def check_element(name, text):
     own = {p.name: p for p in element.list_properties()
            if p.owner_type == type(element).__gtype__}
     every = {p.name: p for p in element.list_properties()}
-    entries = (prose_entries(text) if name == "shufflenetoverlay"
+    entries = (prose_entries(text)
+               if name in ("shufflenetoverlay", "shufflenettrack")
                else table_entries(text))
     documented = {n for n, _ in entries}
     missing = sorted(set(own) - documented)

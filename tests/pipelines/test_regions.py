@@ -13,8 +13,9 @@
 - pipelines/classify-regions.sh on the photo (PNG out) and on a clip
   (WebM out): a JSON line per frame with the face object, its box drawn
   by shufflenetoverlay (also after a videoscale, at the scaled place); on
-  opencv-doc's Megamind.avi (MPEG-4 AVI -> H.264 MP4), whole and cut in
-  half.
+  opencv-doc's Megamind.avi (MPEG-4 AVI -> H.264 MP4), whole (faces
+  numbered by shufflenettrack, reclassify-interval reusing their results)
+  and cut in half.
 
 Usage: test_regions.py --build BUILD_ROOT [--stamp MODELS_STAMP.json]
 """
@@ -212,7 +213,7 @@ def test_script_real_video(tmp):
              "apt-get install opencv-doc (tools/debian-packages.txt)")
     out = f"{tmp}/megamind.mp4"
     pt.run([pt.script("classify-regions.sh"), "--build", ARGS.build,
-            pt.MEGAMIND, out])
+            "--reclassify-interval", "4", pt.MEGAMIND, out])
     lines = pt.read_jsonl(f"{tmp}/megamind.jsonl")
     pt.check([r["frame"] for r in lines] == list(range(270)),
              f"{len(lines)} lines for Megamind.avi's 270 frames")
@@ -222,6 +223,13 @@ def test_script_real_video(tmp):
         and o["y"] + o["h"] <= 528 for o in objects),
         f"{len(objects)} objects: {objects[:3]}")
     pt.check(pt.count_frames(out) == 270, f"{out}: not 270 frames")
+    # shufflenettrack numbers the faces (facedetect leaves every id 0), so
+    # reclassify-interval=4 reuses a face's result on most of its frames
+    ids = {o["id"] for o in objects}
+    stale = sum(o["stale"] for o in objects)
+    pt.check(0 not in ids and len(ids) < len(objects) // 4
+             and stale >= len(objects) // 2,
+             f"{len(ids)} ids, {stale} of {len(objects)} results reused")
 
     half = f"{tmp}/megamind-cut.avi"
     with open(pt.MEGAMIND, "rb") as f, open(half, "wb") as g:
@@ -233,8 +241,8 @@ def test_script_real_video(tmp):
     cut = pt.read_jsonl(f"{tmp}/cut.jsonl")
     pt.check(0 < held == len(cut), f"{len(cut)} lines for {held} frames")
     print(f"ok: classify-regions.sh Megamind.avi -> .mp4: 270 frames, "
-          f"{len(objects)} objects; cut in half: exit 1, {held} frames' "
-          "results kept")
+          f"{len(objects)} faces, {len(ids)} tracked ids, {stale} results "
+          f"reused; cut in half: exit 1, {held} frames' results kept")
 
 
 def test_overlay_after_videoscale(tmp):

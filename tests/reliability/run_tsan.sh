@@ -55,6 +55,7 @@ fi
 
 engine_tests=(engine-api engine-cli-threads)
 element_tests=(gst-element gst-errors gst-stress gst-regions gst-temporal
+               gst-track
                faults-midstream faults-multi faults-soak)
 # The programs those tests run (their executables, and the CLI and plugin
 # they load), by their meson target names.
