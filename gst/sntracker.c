@@ -3,7 +3,6 @@
 #include "sntracker.h"
 
 #include <stdlib.h>
-#include <string.h>
 
 typedef struct
 {
@@ -111,7 +110,8 @@ collect_pairs (SnTracker * t, const SnTrackBox * boxes, guint n,
       if (p.iou > 0.0 && p.iou >= threshold)
         g_array_append_val (t->pairs, p);
     }
-  qsort (t->pairs->data, t->pairs->len, sizeof (Pair), compare_pairs);
+  if (t->pairs->len > 1)
+    qsort (t->pairs->data, t->pairs->len, sizeof (Pair), compare_pairs);
 }
 
 static gint
@@ -151,7 +151,8 @@ sn_tracker_update (SnTracker * t, const SnTrackBox * boxes, guint n,
 
   collect_pairs (t, boxes, n, iou_threshold);
   g_array_set_size (t->taken, n_old);
-  memset (t->taken->data, 0, sizeof (gboolean) * n_old);
+  for (guint j = 0; j < n_old; j++)
+    g_array_index (t->taken, gboolean, j) = FALSE;
   for (guint i = 0; i < n; i++)
     ids[i] = 0;
   for (guint k = 0; k < t->pairs->len; k++) {

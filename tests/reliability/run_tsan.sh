@@ -60,7 +60,7 @@ element_tests=(gst-element gst-errors gst-stress gst-regions gst-temporal
 # The programs those tests run (their executables, and the CLI and plugin
 # they load), by their meson target names.
 meson compile -C "$tsan" shufflenet-cli test_engine gstshufflenet \
-  test_element test_errors test_stress test_regions test_temporal \
+  test_element test_errors test_stress test_regions test_temporal test_track \
   test_midstream test_multi test_soak >/dev/null
 
 # The system's plugins as the uninstrumented gst-plugin-scanner sees them,
