@@ -135,6 +135,15 @@ split_userinfo () {  # URL -> sets url_plain, url_user, url_password
     [ "$info" = "$url_user" ] || url_password=${info#*:}
   fi
 }
+# take_url_password WHOSE OPTION VARIABLE: after split_userinfo, a password
+# that was in the URL is warned about (other users see command lines) and
+# handed on in VARIABLE; fails when there was none.
+take_url_password () {
+  [ -n "$url_password" ] || return 1
+  echo "$sn_prog: warning: the $1 password was on the command line," \
+    "where other users can see it; use $2 or \$$3" >&2
+  export "$3=$url_password"
+}
 
 # The source.
 live=1 netqueue=()
@@ -147,12 +156,8 @@ if [ -n "$uri" ]; then
        uri="file://$(cd "$(dirname "$uri")" && pwd)/$(basename "$uri")" ;;
   esac
   split_userinfo "$uri"
-  if [ -n "$url_password" ]; then
-    echo "$sn_prog: warning: the camera's password was on the command line," \
-      "where other users can see it; use --password-file or" \
-      "\$SHUFFLENET_CAMERA_PASSWORD" >&2
-    export SHUFFLENET_CAMERA_PASSWORD=$url_password
-  fi
+  take_url_password "camera's" --password-file SHUFFLENET_CAMERA_PASSWORD \
+    || true
   [ -z "$url_user" ] || runner+=(--source-user "$url_user")
   [ -z "$password_file" ] || runner+=(--source-password-file "$password_file")
   case "$url_plain" in
@@ -196,11 +201,8 @@ if [ -n "$results" ]; then
   case "$results" in
     mqtt://* | mqtts://*)
       split_userinfo "$results"
-      if [ -n "$url_password" ]; then
-        echo "$sn_prog: warning: the broker's password was on the command" \
-          "line, where other users can see it; use --results-password-file" \
-          "or \$SHUFFLENET_MQTT_PASSWORD" >&2
-        export SHUFFLENET_MQTT_PASSWORD=$url_password
+      if take_url_password "broker's" --results-password-file \
+          SHUFFLENET_MQTT_PASSWORD; then
         results=${url_plain/:\/\//://$url_user@}
       fi
       [ -z "$results_password_file" ] \
